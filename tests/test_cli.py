@@ -1,0 +1,40 @@
+"""The CLI as a user meets it: help, JSON output, one-line errors with exit code 2."""
+
+import json
+import subprocess
+import sys
+
+
+def emergence(*args, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "emergence.cli", *args], capture_output=True, text=True, cwd=cwd
+    )
+
+
+def test_help_and_version():
+    out = emergence("--help")
+    assert out.returncode == 0 and "Forecast when a capability emerges" in out.stdout
+    assert emergence("--version").stdout.strip().startswith("emergence, version")
+
+
+def test_store_info_json(tmp_path):
+    out = emergence("store", "info", "--store", str(tmp_path / "s.sqlite"), "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["runs"] == 0
+
+
+def test_bad_spec_is_one_line_exit_2(tmp_path):
+    path = tmp_path / "sweep.yaml"
+    path.write_text("ladder: {toy: {}}\ntasks: [t]\ndata_amounts: [-1]\n")
+    out = emergence("spec", "check", str(path))
+    assert out.returncode == 2
+    assert out.stderr.count("\n") == 1 and "data_amounts.0" in out.stderr and "Traceback" not in out.stderr
+    debug = emergence("--debug", "spec", "check", str(path))
+    assert "Traceback" in debug.stderr
+
+
+def test_unwritable_store_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    out = emergence("store", "info", "--store", str(blocker / "s.sqlite"))
+    assert out.returncode == 2 and out.stderr.startswith("error: cannot open the store")
