@@ -258,7 +258,9 @@ class SweepSpec(Spec):
     @classmethod
     def _ladder_file(cls, value: Any, info: ValidationInfo) -> Any:
         if isinstance(value, str):
-            path = _resolve(Path(value), info)
+            path = _resolve(Path(value), info, must_exist=False)
+            if not value.strip() or not path.is_file():
+                raise ValueError(f"no such ladder file: {path}; give a ladder YAML path or an inline ladder")
             return LadderSpec.from_yaml(path).model_dump()
         return value
 
