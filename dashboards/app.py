@@ -1,0 +1,74 @@
+"""The planners' dashboard: when does each capability emerge, at what budget, and how far to trust it.
+
+Run with ``streamlit run dashboards/app.py`` (dashboards/.streamlit/config.toml binds it to loopback).
+It reads the run store only through emergence.store, .forecast, .law and .ingest: no model, no torch.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from dashboards import data  # noqa: E402
+from emergence.errors import EmergenceError  # noqa: E402
+
+st.set_page_config(page_title="emergence: forecasts", page_icon=":material/trending_up:", layout="wide")
+
+PAGES = [
+    st.Page("views/portfolio.py", title="Portfolio", icon=":material/dashboard:", default=True),
+    st.Page("views/benchmark.py", title="Benchmark", icon=":material/show_chart:"),
+    st.Page("views/backtest.py", title="Backtest", icon=":material/history:"),
+    st.Page("views/runs.py", title="Runs", icon=":material/list:"),
+    st.Page("views/import_export.py", title="Import / export", icon=":material/swap_vert:"),
+]
+page = st.navigation(PAGES)
+
+if "store_path" not in st.session_state:
+    st.session_state["store_path"] = data.default_store_path()
+
+with st.sidebar:
+    st.text_input(
+        "Run store",
+        key="store_path",
+        help="Path of the SQLite run store (default: $EMERGENCE_STORE, else the shipped demo store).",
+    )
+    follow = st.toggle("Follow live results", value=True, help="Re-read the store when a sweep writes to it.")
+
+
+@st.fragment(run_every=5)
+def _watch_store(path: str) -> None:
+    """Rerun the page when the store's files change (a live sweep landing results)."""
+    try:
+        key = data.fingerprint(path)
+    except EmergenceError:
+        return
+    seen = st.session_state.get("_store_seen")
+    st.session_state["_store_seen"] = (path, key)
+    if seen is not None and seen != (path, key):
+        st.rerun(scope="app")
+
+
+path = data.store_path()
+try:
+    counts = data.read(path, "counts")
+except EmergenceError as exc:
+    st.error(str(exc))
+    st.info("Run `make demo` for the demo store, or `emergence ingest` to load results into a new store.")
+    st.stop()
+
+with st.sidebar:
+    st.caption(
+        f"{counts.get('runs', 0):,} runs: {counts.get('runs_done', 0):,} done, "
+        f"{counts.get('runs_running', 0):,} running, {counts.get('runs_pending', 0):,} pending, "
+        f"{counts.get('runs_failed', 0):,} failed · {counts.get('forecasts', 0):,} forecasts"
+    )
+    if follow:
+        _watch_store(path)
+
+page.run()

@@ -1,0 +1,318 @@
+"""The dashboard's altair charts: fitted laws with their intervals, on log axes where compute is involved."""
+
+from __future__ import annotations
+
+import math
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+from dashboards.fits import ALPHA, BenchmarkFit
+
+Z90 = 1.6449
+TRUST_COLORS = alt.Scale(
+    domain=["high", "medium", "low", "untested"], range=["#1a9850", "#fdae61", "#d73027", "#9e9e9e"]
+)
+
+
+def sci(x: float | None) -> str:
+    """A FLOPs-like number in short scientific notation ("3.2e21"); an en dash when unknown."""
+    if x is None or not math.isfinite(x):
+        return "–"
+    return f"{x:.2g}" if abs(x) < 1e4 else f"{x:.2e}".replace("e+", "e")
+
+
+def default_budget(fit: BenchmarkFit, checkpoints: pd.DataFrame) -> float:
+    """A first budget to show: the predicted emergence FLOPs, else 10x the ladder's largest model."""
+    if fit.point is not None and fit.point.flops:
+        return float(f"{fit.point.flops:.3g}")
+    top = checkpoints["flops"].max() if "flops" in checkpoints else None
+    return float(f"{10 * top:.3g}") if top and math.isfinite(top) else 1e21
+
+
+def _amount_label(d: float) -> str:
+    return "few-shot" if d == 0 else f"D = {int(d):,}"
+
+
+def _observed(table: pd.DataFrame) -> pd.DataFrame:
+    """Mean accuracy per checkpoint and data amount, with a 90% binomial interval over all examples."""
+    g = (
+        table.groupby(["checkpoint", "pretraining_loss", "flops", "data_amount"], dropna=False)
+        .agg(accuracy=("accuracy", "mean"), n=("n_examples", "sum"), seeds=("seed", "nunique"))
+        .reset_index()
+    )
+    se = np.sqrt(g["accuracy"] * (1 - g["accuracy"]) / g["n"])
+    g["lower"], g["upper"] = (g["accuracy"] - Z90 * se).clip(0, 1), (g["accuracy"] + Z90 * se).clip(0, 1)
+    g["data"] = g["data_amount"].map(_amount_label)
+    return g
+
+
+def _amount_order(amounts) -> list[str]:
+    return [_amount_label(d) for d in sorted(set(amounts))]
+
+
+def accuracy_vs_loss(fit: BenchmarkFit) -> alt.LayerChart:
+    """Observed accuracy against pretraining loss per data amount, the fitted curves, and the few-shot
+    extrapolation with its band and the predicted elbow (the x axis runs from weak to strong models)."""
+    obs = _observed(fit.table)
+    amounts = sorted(obs["data_amount"].unique())
+    order = _amount_order([0.0, *amounts])
+    color = alt.Color(
+        "data:N", sort=order, scale=alt.Scale(scheme="viridis", reverse=True), title="finetuning data"
+    )
+    lo_loss, hi_loss = float(obs["pretraining_loss"].min()), float(obs["pretraining_loss"].max())
+    if fit.point is not None:
+        lo_loss = min(lo_loss, fit.point.loss_lower) - 0.05
+    x = alt.X(
+        "pretraining_loss:Q",
+        scale=alt.Scale(reverse=True, domain=[hi_loss + 0.02, lo_loss], nice=False, zero=False),
+        title="pretraining loss (nats) → stronger models",
+    )
+    y = alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 1]), title="accuracy")
+    points = (
+        alt.Chart(obs)
+        .mark_point(filled=True, size=45)
+        .encode(
+            x=x,
+            y=y,
+            color=color,
+            tooltip=["checkpoint", "data", alt.Tooltip("accuracy:Q", format=".3f"), "seeds"],
+        )
+    )
+    bars = alt.Chart(obs).mark_rule().encode(x=x, y="lower:Q", y2="upper:Q", color=color)
+    layers = [bars, points]
+    if fit.result is not None:
+        grid = np.linspace(lo_loss, hi_loss + 0.02, 120)
+        curves = []
+        for d in amounts:
+            if d == 0:
+                continue
+            pred = fit.result.predict(grid, d, alpha=ALPHA)
+            pred["data"] = _amount_label(d)
+            curves.append(pred)
+        if curves:
+            curve = pd.concat(curves).rename(columns={"mean": "accuracy"})
+            layers.append(alt.Chart(curve).mark_line().encode(x=x, y=y, color=color, detail="data:N"))
+        few = fit.result.predict(grid, 0, alpha=ALPHA).rename(columns={"mean": "accuracy"})
+        few["data"] = "few-shot"
+        layers.append(
+            alt.Chart(few).mark_area(opacity=0.15, color="#444").encode(x=x, y="lower:Q", y2="upper:Q")
+        )
+        layers.append(
+            alt.Chart(few).mark_line(strokeDash=[6, 4], color="#222").encode(x=x, y=y, detail="data:N")
+        )
+        if fit.point is not None:
+            p = fit.point
+            band = pd.DataFrame([{"lo": p.loss_lower, "hi": p.loss_upper, "elbow": p.loss}])
+            layers.insert(
+                0, alt.Chart(band).mark_rect(opacity=0.12, color="#d62728").encode(x="lo:Q", x2="hi:Q")
+            )
+            layers.append(
+                alt.Chart(band)
+                .mark_rule(color="#d62728", strokeDash=[2, 2])
+                .encode(x="elbow:Q", tooltip=[alt.Tooltip("elbow:Q", title="few-shot elbow", format=".3f")])
+            )
+    return alt.layer(*layers).properties(height=380)
+
+
+def elbow_vs_amount(fit: BenchmarkFit, pts: pd.DataFrame) -> alt.LayerChart:
+    """Per-amount elbows, the fitted shift law E(D) on a log data axis, and its extrapolation to D0."""
+    x = alt.X("data_amount:Q", scale=alt.Scale(type="log"), title="finetuning data amount D (examples, log)")
+    y = alt.Y("elbow:Q", scale=alt.Scale(zero=False), title="elbow (pretraining loss, nats)")
+    layers = []
+    if not pts.empty:
+        layers.append(alt.Chart(pts).mark_rule(color="#3b528b").encode(x=x, y="lower:Q", y2="upper:Q"))
+        layers.append(
+            alt.Chart(pts)
+            .mark_point(filled=True, size=60, color="#3b528b")
+            .encode(x=x, y=y, tooltip=["data_amount", alt.Tooltip("elbow:Q", format=".3f")])
+        )
+    if fit.result is not None:
+        d0 = float(fit.result.problem.d0)
+        top = float(fit.table["data_amount"].max() or 10.0)
+        grid = np.geomspace(d0, max(top, d0 * 10), 80)
+        line = pd.DataFrame({"data_amount": grid, "elbow": fit.result.elbow(grid)})
+        layers.append(alt.Chart(line).mark_line(color="#21918c").encode(x=x, y=y))
+        if fit.point is not None:
+            p = fit.point
+            d0row = pd.DataFrame(
+                [{"data_amount": d0, "elbow": p.loss, "lower": p.loss_lower, "upper": p.loss_upper}]
+            )
+            layers.append(alt.Chart(d0row).mark_rule(color="#d62728").encode(x=x, y="lower:Q", y2="upper:Q"))
+            layers.append(
+                alt.Chart(d0row)
+                .mark_point(shape="diamond", filled=True, size=120, color="#d62728")
+                .encode(x=x, y=y, tooltip=[alt.Tooltip("elbow:Q", title="few-shot elbow", format=".3f")])
+            )
+    if not layers:
+        return (
+            alt.Chart(pd.DataFrame({"data_amount": [1.0], "elbow": [0.0]}))
+            .mark_point(opacity=0)
+            .encode(x=x, y=y)
+        )
+    return alt.layer(*layers).properties(height=380)
+
+
+def forecast_vs_compute(
+    fit: BenchmarkFit, budget_flops: float | None
+) -> tuple[alt.LayerChart, alt.LayerChart]:
+    """Expected few-shot accuracy (with band), and P(emerged), against training FLOPs on a log axis."""
+    ckpt_flops = fit.table["flops"].dropna()
+    lo = float(ckpt_flops.min()) if len(ckpt_flops) else 1e18
+    hi = float(ckpt_flops.max()) * 10 if len(ckpt_flops) else 1e23
+    for v in (budget_flops, getattr(fit.point, "flops_upper", None)):
+        if v and math.isfinite(v):
+            hi = max(hi, 2 * v)
+    grid = np.geomspace(lo / 2, hi, 120)
+    loss = fit.flops_to_loss(grid)
+    pred = fit.result.predict(loss, 0, alpha=ALPHA).rename(columns={"mean": "accuracy"})
+    pred["flops"] = grid
+    pred["prob"] = np.asarray(fit.result.prob_emerged(flops=grid), float)
+    x = alt.X(
+        "flops:Q", scale=alt.Scale(type="log"), title="training FLOPs (log)", axis=alt.Axis(format=".0e")
+    )
+    acc = [
+        alt.Chart(pred).mark_area(opacity=0.2, color="#21918c").encode(x=x, y="lower:Q", y2="upper:Q"),
+        alt.Chart(pred)
+        .mark_line(color="#21918c")
+        .encode(
+            x=x, y=alt.Y("accuracy:Q", title="expected few-shot accuracy", scale=alt.Scale(domain=[0, 1]))
+        ),
+    ]
+    obs = _observed(fit.table[fit.table["data_amount"] == 0].dropna(subset=["flops"]))
+    if not obs.empty:
+        acc.append(
+            alt.Chart(obs)
+            .mark_point(filled=True, color="#222", size=40)
+            .encode(x=x, y="accuracy:Q", tooltip=["checkpoint", alt.Tooltip("accuracy:Q", format=".3f")])
+        )
+    prob = [
+        alt.Chart(pred)
+        .mark_line(color="#d62728")
+        .encode(x=x, y=alt.Y("prob:Q", title="P(emerged by this budget)", scale=alt.Scale(domain=[0, 1])))
+    ]
+    marks = []
+    if fit.point is not None and fit.point.flops:
+        p = fit.point
+        marks.append(
+            pd.DataFrame([{"flops": p.flops, "lo": p.flops_lower, "hi": p.flops_upper, "what": "emergence"}])
+        )
+    if budget_flops:
+        marks.append(pd.DataFrame([{"flops": budget_flops, "lo": None, "hi": None, "what": "budget"}]))
+    if marks:
+        m = pd.concat(marks)
+        rule = (
+            alt.Chart(m)
+            .mark_rule(strokeDash=[4, 3])
+            .encode(
+                x="flops:Q",
+                color=alt.Color(
+                    "what:N", scale=alt.Scale(domain=["emergence", "budget"], range=["#d62728", "#444"])
+                ),
+                tooltip=["what", alt.Tooltip("flops:Q", format=".3e")],
+            )
+        )
+        band = (
+            alt.Chart(m.dropna(subset=["lo"]))
+            .mark_rect(opacity=0.1, color="#d62728")
+            .encode(x="lo:Q", x2="hi:Q")
+        )
+        acc = [band, *acc, rule]
+        prob = [band, *prob, rule]
+    return alt.layer(*acc).properties(height=300), alt.layer(*prob).properties(height=300)
+
+
+def emergence_points(rows: pd.DataFrame, axis: str = "flops") -> alt.LayerChart:
+    """The portfolio: each benchmark's few-shot emergence point with its interval, coloured by trust."""
+    if axis == "flops":
+        x = alt.X(
+            "estimate:Q",
+            scale=alt.Scale(type="log"),
+            title="few-shot emergence (training FLOPs, log)",
+            axis=alt.Axis(format=".0e"),
+        )
+    else:
+        x = alt.X(
+            "estimate:Q", scale=alt.Scale(zero=False, reverse=True), title="few-shot emergence (loss, nats)"
+        )
+    y = alt.Y("benchmark:N", sort=alt.EncodingSortField("estimate", order="ascending"), title=None)
+    color = alt.Color("trust:N", scale=TRUST_COLORS, title="backtest trust")
+    tip = ["benchmark", alt.Tooltip("estimate:Q", format=".3e"), alt.Tooltip("lower:Q", format=".3e"),
+           alt.Tooltip("upper:Q", format=".3e"), "trust", "source"]  # fmt: skip
+    bars = alt.Chart(rows).mark_rule(strokeWidth=2).encode(x="lower:Q", x2="upper:Q", y=y, color=color)
+    pts = alt.Chart(rows).mark_point(filled=True, size=80).encode(x=x, y=y, color=color, tooltip=tip)
+    return alt.layer(bars, pts).properties(height=max(180, 36 * len(rows)))
+
+
+def backtest_elbows(cutoffs: pd.DataFrame, actual: float | None, threshold: float) -> alt.LayerChart:
+    """Predicted few-shot elbow per FLOPs cutoff against the elbow fitted on all few-shot results."""
+    c = cutoffs.dropna(subset=["predicted_elbow"]).copy()
+    for a, b in (("lower", "predicted_lower"), ("upper", "predicted_upper")):
+        if a in c.columns and b not in c.columns:
+            c[b] = c[a]
+    values = [*c["predicted_elbow"], *c.get("predicted_lower", []), *c.get("predicted_upper", [])]
+    if actual is not None:
+        values += [actual - threshold, actual + threshold]
+    values = [v for v in values if v is not None and math.isfinite(v)]
+    domain = [min(values) - 0.02, max(values) + 0.02] if values else alt.Undefined
+    yscale = alt.Scale(zero=False, domain=domain, nice=False)
+    c["outcome"] = np.where(c["success"], f"within {threshold:g} nats", "missed")
+    x = alt.X(
+        "cutoff_flops:Q",
+        scale=alt.Scale(type="log"),
+        title="FLOPs cutoff (largest model fitted, log)",
+        axis=alt.Axis(format=".0e"),
+    )
+    y = alt.Y(
+        "predicted_elbow:Q",
+        scale=yscale,
+        title="few-shot elbow (pretraining loss, nats)",
+    )
+    color = alt.Color(
+        "outcome:N",
+        scale=alt.Scale(domain=[f"within {threshold:g} nats", "missed"], range=["#1a9850", "#d73027"]),
+        title=None,
+    )
+    layers = []
+    if actual is not None:
+        band = pd.DataFrame([{"lo": actual - threshold, "hi": actual + threshold, "actual": actual}])
+        layers.append(
+            alt.Chart(band)
+            .mark_rect(opacity=0.12, color="#1a9850")
+            .encode(y=alt.Y("lo:Q", scale=yscale), y2="hi:Q")
+        )
+        layers.append(
+            alt.Chart(band)
+            .mark_rule(color="#222", strokeDash=[5, 3])
+            .encode(
+                y="actual:Q", tooltip=[alt.Tooltip("actual:Q", title="actual few-shot elbow", format=".3f")]
+            )
+        )
+    if {"predicted_lower", "predicted_upper"} <= set(c.columns):
+        layers.append(
+            alt.Chart(c).mark_rule().encode(x=x, y="predicted_lower:Q", y2="predicted_upper:Q", color=color)
+        )
+    tip = [alt.Tooltip("cutoff_flops:Q", format=".3e"), alt.Tooltip("predicted_elbow:Q", format=".3f"),
+           alt.Tooltip("error_nats:Q", format=".3f"), alt.Tooltip("advance_factor:Q", format=".2f")]  # fmt: skip
+    layers.append(alt.Chart(c).mark_point(filled=True, size=90).encode(x=x, y=y, color=color, tooltip=tip))
+    return alt.layer(*layers).properties(height=340)
+
+
+def backtest_errors(cutoffs: pd.DataFrame, threshold: float) -> alt.LayerChart:
+    """Error of the predicted elbow (nats) per cutoff, with the success threshold."""
+    c = cutoffs.dropna(subset=["error_nats"])
+    x = alt.X(
+        "cutoff_flops:Q", scale=alt.Scale(type="log"), title="FLOPs cutoff (log)", axis=alt.Axis(format=".0e")
+    )
+    pts = (
+        alt.Chart(c)
+        .mark_line(point=True, color="#3b528b")
+        .encode(x=x, y=alt.Y("error_nats:Q", title="|predicted − actual| (nats)"))
+    )
+    rule = (
+        alt.Chart(pd.DataFrame([{"t": threshold}]))
+        .mark_rule(color="#d73027", strokeDash=[4, 3])
+        .encode(y="t:Q")
+    )
+    return alt.layer(pts, rule).properties(height=340)

@@ -1,0 +1,201 @@
+"""Cached reads of the run store for the dashboard pages.
+
+Every read is cached on the store's path and a fingerprint of its files (the database and its WAL: in WAL
+mode a fresh write lands in ``-wal`` first), so results that a live sweep writes show up on the next rerun
+while an unchanged store is read once.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from emergence.errors import EmergenceError
+from emergence.store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED_STORE = ROOT / "data" / "demo" / "store.sqlite"
+LIVE_DEMO_STORE = ROOT / "runs" / "demo.sqlite"
+
+
+def default_store_path() -> str:
+    """The store a planner sees first: $EMERGENCE_STORE, else the shipped demo store, else the live demo."""
+    env = os.environ.get("EMERGENCE_STORE")
+    if env:
+        return env
+    return str(SHIPPED_STORE if SHIPPED_STORE.is_file() else LIVE_DEMO_STORE)
+
+
+def fingerprint(path: str) -> tuple:
+    """(mtime, size) of the store file and its WAL; raises EmergenceError when there is no store there."""
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise EmergenceError(f"no store at {p}: give the path of an emergence SQLite store in the sidebar")
+    out = []
+    for f in (p, p.with_name(p.name + "-wal")):
+        try:
+            s = f.stat()
+            out.append((s.st_mtime_ns, s.st_size))
+        except FileNotFoundError:
+            out.append(None)
+    return tuple(out)
+
+
+def _open(path: str) -> Store:
+    return Store(Path(path).expanduser(), timeout=10.0)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _read(path: str, key: tuple, what: str, task: str | None = None, metric: str | None = None):
+    with _open(path) as store:
+        if what == "results":
+            return store.results(task, metric)
+        if what == "runs":
+            return store.runs()
+        if what == "checkpoints":
+            return store.checkpoints()
+        if what == "forecasts":
+            return store.forecasts()
+        if what == "fits":
+            return store.fits()
+        if what == "counts":
+            return store.counts()
+        if what == "benchmarks":
+            return _benchmarks(store)
+        if what == "data_hashes":
+            return _data_hashes(store)
+    raise ValueError(what)
+
+
+def _benchmarks(store: Store) -> pd.DataFrame:
+    """One row per (task, metric) with results or a forecast: counts of runs and checkpoints."""
+    res = store.results()
+    if res.empty:
+        grid = pd.DataFrame(columns=["task", "metric", "runs", "checkpoints", "data_amounts"])
+    else:
+        grid = (
+            res.groupby(["task", "metric"])
+            .agg(
+                runs=("run_id", "nunique"),
+                checkpoints=("checkpoint", "nunique"),
+                data_amounts=("data_amount", "nunique"),
+            )
+            .reset_index()
+        )
+    fc = store.forecasts()
+    if not fc.empty:
+        extra = fc[["task", "metric"]].drop_duplicates()
+        grid = grid.merge(extra, on=["task", "metric"], how="outer")
+    for col in ("runs", "checkpoints", "data_amounts"):
+        grid[col] = grid[col].fillna(0).astype(int)
+    return grid.sort_values(["task", "metric"]).reset_index(drop=True)
+
+
+def _data_hashes(store: Store) -> dict[tuple[str, str], str]:
+    """The hash a forecast records of its fitted rows, per (task, metric), for the store's current rows."""
+    from emergence import forecast
+
+    res = store.results()
+    out = {}
+    for (task, metric), part in res.groupby(["task", "metric"]):
+        try:
+            out[(task, metric)] = forecast.data_hash(forecast.fit_table(part, task, metric))
+        except EmergenceError:
+            continue
+    return out
+
+
+def read(path: str, what: str, task: str | None = None, metric: str | None = None):
+    """One table of the store at ``path``, re-read only when the store changed since the last read.
+
+    ``what`` is one of results, runs, checkpoints, forecasts, fits, counts, benchmarks, data_hashes.
+    """
+    return _read(str(path), fingerprint(path), what, task, metric)
+
+
+def latest_forecasts(path: str) -> pd.DataFrame:
+    """The newest forecast document per (task, metric)."""
+    fc = read(path, "forecasts")
+    if fc.empty:
+        return fc
+    return fc.sort_values("created_at").groupby(["task", "metric"], as_index=False).tail(1)
+
+
+def store_path() -> str:
+    """The store chosen in the sidebar (the default before the sidebar has run)."""
+    return st.session_state.get("store_path") or default_store_path()
+
+
+# -- forecast documents (emergence/schema/forecast-v1.json) -----------------------------------------------
+def forecast_document(path: str, task: str, metric: str) -> dict | None:
+    """The newest forecast document of one benchmark, or None."""
+    fc = latest_forecasts(path)
+    if fc.empty:
+        return None
+    hit = fc[(fc["task"] == task) & (fc["metric"] == metric)]
+    return None if hit.empty else hit["document"].iloc[-1]
+
+
+def doc_link(doc: dict | None) -> str | None:
+    """The link form the forecast was fitted with."""
+    return ((doc or {}).get("law") or {}).get("link")
+
+
+def doc_chance(doc: dict | None) -> float | None:
+    """The chance level the forecast was given (not fitted), if any."""
+    options = ((doc or {}).get("provenance") or {}).get("options") or {}
+    chance = options.get("chance")
+    return None if chance is None else float(chance)
+
+
+def trust_mark(doc: dict | None) -> dict:
+    """How far to trust a forecast, from its backtest: a mark (high, medium, low, untested) and a detail line.
+
+    high: median backtest error at most 0.05 nats and at least 80% of cutoffs within 0.1 nats (the paper's
+    success); medium: median error at most 0.1 nats; low: otherwise.
+    """
+    bt = (doc or {}).get("backtest") or {}
+    if bt.get("status") != "done":
+        reason = bt.get("reason") or ("no exported forecast" if doc is None else "no backtest")
+        return {"mark": "untested", "detail": reason, "median_error": None, "advance": None}
+    err, rate, adv = bt.get("median_error_nats"), bt.get("success_rate"), bt.get("advance_factor")
+    n = len(bt.get("cutoffs") or [])
+    if err is None:
+        mark = "low"
+    elif err <= 0.05 and (rate is None or rate >= 0.8):
+        mark = "high"
+    elif err <= 0.1:
+        mark = "medium"
+    else:
+        mark = "low"
+    parts = [f"median error {err:.3f} nats" if err is not None else "no successful cutoff"]
+    parts.append(f"{n} cutoffs")
+    if rate is not None:
+        parts.append(f"{rate:.0%} within {bt.get('success_threshold_nats', 0.1):g} nats")
+    if adv:
+        parts.append(f"advance {adv:.1f}×")
+    return {"mark": mark, "detail": ", ".join(parts), "median_error": err, "advance": adv}
+
+
+def doc_budgets(doc: dict | None) -> pd.DataFrame:
+    """The budgets of a forecast document as a table."""
+    rows = []
+    for b in (doc or {}).get("budgets") or []:
+        loss, acc = b.get("pretraining_loss") or {}, b.get("accuracy") or {}
+        rows.append(
+            {
+                "budget": b.get("label"),
+                "FLOPs": b.get("flops"),
+                "params": b.get("params"),
+                "tokens": b.get("tokens"),
+                "loss": loss.get("estimate"),
+                "accuracy": acc.get("estimate"),
+                "accuracy lower": acc.get("lower"),
+                "accuracy upper": acc.get("upper"),
+                "P(emerged)": b.get("prob_emerged"),
+            }
+        )
+    return pd.DataFrame(rows)

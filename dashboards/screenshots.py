@@ -1,0 +1,152 @@
+"""A real-browser check of the dashboard: serve it on loopback, load each page in headless Chromium, save PNGs.
+
+    python dashboards/screenshots.py [--store PATH] [--out DIR] [--readme docs/dashboard-benchmark.png]
+
+Without --store it builds a simulated store (dashboards/demo_store.py) in a temporary folder. Needs Debian's
+``chromium`` (``apt-get install -y chromium``). Prints one line per page: the PNG and its size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = {"portfolio": "", "benchmark": "benchmark", "backtest": "backtest", "runs": "runs"}
+PAGES["import_export"] = "import_export"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+]
+READY = {  # text each page shows once its script has finished
+    "portfolio": "All benchmarks",
+    "benchmark": "Fitted parameters",
+    "backtest": "Per cutoff",
+    "runs": "All runs",
+    "import_export": "Tables (CSV)",
+}
+BUSY = (
+    'data-testid="stSpinner"',
+    'data-testid="stSkeleton"',
+    "Fitting the emergence law",
+    "Running the backtest",
+)
+DOM_MARKS = {
+    "charts": "stVegaLiteChart",
+    "tables": "stDataFrame",
+    "exceptions": "stException",
+    "errors": "stAlertContentError",
+    "loading": "stSkeleton",
+    "spinners": "stSpinner",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve(store: Path, port: int) -> subprocess.Popen:
+    """Start the app on 127.0.0.1:port and wait until /_stcore/health answers ok."""
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py"]
+    cmd += ["--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port)]
+    cmd += ["--browser.gatherUsageStats", "false"]
+    env = dict(os.environ, EMERGENCE_STORE=str(store))
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT / "dashboards"
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"streamlit exited early: {proc.stderr.read().decode()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
+                if r.read().decode().strip() == "ok":
+                    return proc
+        except OSError:
+            time.sleep(0.5)
+    proc.terminate()
+    raise SystemExit("the dashboard did not answer /_stcore/health within 60 s")
+
+
+def chromium(url: str, *args: str, budget_ms: int = 15000, size: str = "1400,1800") -> str:
+    """Load ``url`` in headless Chromium with a fresh profile; return what it printed."""
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        raise SystemExit("no chromium on PATH: apt-get install -y chromium")
+    with tempfile.TemporaryDirectory() as profile:
+        cmd = [exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--virtual-time-budget={budget_ms}"]
+        cmd += [f"--window-size={size}", *args, url]
+        done = subprocess.run(cmd, check=True, capture_output=True, timeout=180, text=True)
+        return done.stdout
+
+
+def check(url: str) -> str:
+    """What the rendered page holds: charts, tables, errors (from its DOM)."""
+    dom = chromium(url, "--dump-dom")
+    found = {name: dom.count(f'data-testid="{testid}"') for name, testid in DOM_MARKS.items()}
+    return ", ".join(f"{n} {name}" for name, n in found.items())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--store", type=Path, help="the store to show (default: a simulated one)")
+    parser.add_argument("--out", type=Path, default=ROOT / "runs" / "screenshots")
+    parser.add_argument("--readme", type=Path, help="also save a small benchmark-page PNG here")
+    parser.add_argument("--pages", nargs="*", default=list(PAGES))
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        store = args.store
+        if store is None:
+            sys.path.insert(0, str(ROOT))
+            from dashboards.demo_store import build_store
+
+            store = Path(tmp) / "store.sqlite"
+            build_store(store, forecasts=3)
+        port = free_port()
+        proc = serve(store.resolve(), port)
+        try:
+            for name in args.pages:  # warm up: the first visits pay the imports, store reads and live fits
+                deadline = time.time() + 180
+                while time.time() < deadline:
+                    dom = chromium(f"http://127.0.0.1:{port}/{PAGES[name]}", "--dump-dom")
+                    if READY[name] in dom and not any(mark in dom for mark in BUSY):
+                        break
+                    time.sleep(3)
+            for name in args.pages:
+                url, png = f"http://127.0.0.1:{port}/{PAGES[name]}", args.out / f"{name}.png"
+                for _ in range(4):  # a busy machine can outlast the virtual-time budget: retry a blank page
+                    chromium(url, f"--screenshot={png}")
+                    if png.stat().st_size > 30 * 1024:
+                        break
+                print(f"{name:14s} {png}  {png.stat().st_size / 1024:.0f} KiB  {check(url)}")
+            if args.readme:
+                args.readme.parent.mkdir(parents=True, exist_ok=True)
+                chromium(
+                    f"http://127.0.0.1:{port}/benchmark", f"--screenshot={args.readme}", size="1200,1400"
+                )
+                print(f"{'readme':14s} {args.readme}  {args.readme.stat().st_size / 1024:.0f} KiB")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,18 @@
+"""Emergence-law engine: fit, uncertainty, loss-vs-compute laws and backtests (pure math on tables)."""
+
+from emergence.law.backtest import BacktestResult, backtest
+from emergence.law.emergence_law import EmergenceLaw, validate_table
+from emergence.law.loss_law import ComputeLossLaw, LossLawResult, ParamsTokensLossLaw
+from emergence.law.result import EmergenceLawResult, EmergencePoint
+
+__all__ = [
+    "BacktestResult",
+    "ComputeLossLaw",
+    "EmergenceLaw",
+    "EmergenceLawResult",
+    "EmergencePoint",
+    "LossLawResult",
+    "ParamsTokensLossLaw",
+    "backtest",
+    "validate_table",
+]

@@ -1,0 +1,72 @@
+"""The paper's backtest on a simulated ladder, interval widening, and FLOPs through a loss law."""
+
+import json
+
+import numpy as np
+import pytest
+
+from emergence.errors import EmergenceError, NoElbowFound
+from emergence.law import ComputeLossLaw, EmergenceLaw, backtest
+
+
+@pytest.fixture(scope="module")
+def result(ladder_case):
+    return backtest(ladder_case[1], EmergenceLaw(chance=0.25, n_starts=2))
+
+
+def test_reference_elbow_and_cutoffs(ladder_case, result):
+    law, table = ladder_case
+    assert abs(result.reference_elbow - law.elbow_d0) < 0.05
+    cut = result.cutoffs
+    assert {
+        "cutoff_flops",
+        "predicted_elbow",
+        "reference_elbow",
+        "error",
+        "success",
+        "advance_factor",
+    } <= set(cut)
+    assert (cut["advance_factor"] > 1).all() and cut["cutoff_flops"].is_monotonic_increasing
+    fitted = cut.dropna(subset=["error"])
+    assert len(fitted) >= 2
+    np.testing.assert_allclose(
+        fitted["abs_error"], (fitted["predicted_elbow"] - result.reference_elbow).abs()
+    )
+    assert (fitted["success"] == (fitted["abs_error"] <= 0.1)).all()
+    failed = cut[cut["error"].isna()]
+    assert (failed["note"].str.len() > 0).all()  # cutoffs that cannot locate an elbow say why
+    if fitted["success"].any():
+        assert result.advance_factor == pytest.approx(fitted.loc[fitted["success"], "advance_factor"].max())
+    json.dumps(result.to_dict(), allow_nan=False)
+
+
+def test_widening_by_backtest_error(ladder_case, result):
+    w = result.widening(0.1)
+    assert w["factor"] >= 1 and 0 <= w["coverage_raw"] <= 1
+    fit = EmergenceLaw(chance=0.25, n_starts=2).fit(ladder_case[1][ladder_case[1]["data_amount"] > 0])
+    raw = fit.emergence_point()
+    wide = fit.widen(result).emergence_point()
+    assert wide.widening_factor == pytest.approx(w["factor"])
+    assert wide.loss_upper - wide.loss == pytest.approx(w["factor"] * (raw.loss_upper - raw.loss))
+
+
+def test_emergence_point_in_flops(ladder_case):
+    table = ladder_case[1]
+    law = ComputeLossLaw(n_boot=50).fit(table)
+    fit = EmergenceLaw(chance=0.25, n_starts=2).fit(table[table["data_amount"] > 0]).attach_loss_law(law)
+    pt = fit.emergence_point()
+    assert pt.flops_lower <= pt.flops <= pt.flops_upper
+    assert pt.flops == pytest.approx(law.inverse(pt.loss))
+    p = fit.prob_emerged(flops=np.array([pt.flops_lower / 10, pt.flops * 10]))
+    assert p[0] < 0.5 < p[1]
+
+
+def test_backtest_refuses_tables_it_cannot_use(ladder_case):
+    table = ladder_case[1]
+    with pytest.raises(EmergenceError, match="flops"):
+        backtest(table.drop(columns="flops"))
+    with pytest.raises(EmergenceError, match="few-shot rows"):
+        backtest(table[table["data_amount"] > 0])
+    weak = table[table["pretraining_loss"] > 2.5]  # no checkpoint has emerged few-shot
+    with pytest.raises(NoElbowFound):
+        backtest(weak, EmergenceLaw(chance=0.25))

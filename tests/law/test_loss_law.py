@@ -1,0 +1,98 @@
+"""Loss laws: recovery, inverses, compute-optimal allocation, intervals, and refusals."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from emergence.errors import EmergenceError
+from emergence.law import ComputeLossLaw, ParamsTokensLossLaw
+
+TRUE_C = (1.8, 40.0, 0.07)  # E, A, alpha in L = E + A C^-alpha
+TRUE_NT = (1.7, 400.0, 0.34, 410.0, 0.28)  # E, A, a, B, b
+
+
+@pytest.fixture(scope="module")
+def compute_table():
+    rng = np.random.default_rng(0)
+    flops = np.logspace(18, 21, 12)
+    loss = ComputeLossLaw.loss(TRUE_C, flops) + rng.normal(0, 0.005, flops.size)
+    return pd.DataFrame(
+        {"checkpoint": [f"c{i}" for i in range(12)], "flops": flops, "pretraining_loss": loss}
+    )
+
+
+@pytest.fixture(scope="module")
+def nt_table():
+    rng = np.random.default_rng(1)
+    n, t = np.meshgrid([2e7, 5e7, 1e8, 2e8, 4e8], [1e9, 3e9, 1e10, 3e10])
+    n, t = n.ravel(), t.ravel()
+    loss = ParamsTokensLossLaw.loss(TRUE_NT, n, t) + rng.normal(0, 0.003, n.size)
+    return pd.DataFrame({"params": n, "tokens": t, "pretraining_loss": loss, "run": np.arange(n.size)})
+
+
+def test_compute_law_recovers_and_inverts(compute_table):
+    r = ComputeLossLaw(n_boot=100).fit(compute_table)
+    np.testing.assert_allclose(r.params_["alpha"], TRUE_C[2], rtol=0.25)
+    pred = r.predict(np.array([1e19, 1e22]))
+    truth = ComputeLossLaw.loss(TRUE_C, np.array([1e19, 1e22]))
+    assert np.all(np.abs(pred["mean"] - truth) < 0.03)
+    assert (pred["lower"] <= pred["mean"]).all() and (pred["mean"] <= pred["upper"]).all()
+    assert r.inverse(float(pred["mean"][0])) == pytest.approx(1e19, rel=1e-6)
+    assert r.inverse(r.params_["E"] - 0.1) == np.inf  # below the irreducible loss: never reached
+    lo, hi = r.inverse_interval(np.full(50, 2.6))
+    assert lo <= r.inverse(2.6) <= hi
+    json.dumps(r.to_dict(), allow_nan=False)
+
+
+def test_params_tokens_law_recovers_and_inverts(nt_table):
+    r = ParamsTokensLossLaw(n_boot=50).fit(nt_table, group="run")
+    n, t = 1e9, 2e10
+    truth = ParamsTokensLossLaw.loss(TRUE_NT, n, t)
+    assert abs(r.predict(n, t)["mean"][0] - truth) < 0.03
+    loss = float(r.predict(n, t)["mean"][0])
+    assert r.tokens_for(loss, n) == pytest.approx(t, rel=1e-6)
+    assert r.inverse(loss, params=n) == pytest.approx(6 * n * t, rel=1e-6)
+    # compute-optimal: the inverse without params spends no more FLOPs than any fixed size
+    best = r.inverse(loss)
+    assert best <= r.inverse(loss, params=n) * (1 + 1e-9)
+    n_opt, t_opt, l_opt = ParamsTokensLossLaw.optimal(r.theta, best)
+    assert l_opt == pytest.approx(loss, abs=1e-9) and 6 * n_opt * t_opt == pytest.approx(best)
+    for scale in (0.5, 2.0):
+        assert ParamsTokensLossLaw.loss(r.theta, n_opt * scale, best / (6 * n_opt * scale)) > l_opt
+    assert r.predict_draws(np.array([1e20])).shape == (50, 1)
+
+
+def test_widening_scales_intervals(compute_table):
+    r = ComputeLossLaw(n_boot=60).fit(compute_table)
+    before = r.predict(np.array([1e22]))
+    after = r.widen(3.0).predict(np.array([1e22]))
+    assert (after["upper"] - after["mean"])[0] == pytest.approx(3 * (before["upper"] - before["mean"])[0])
+
+
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        (lambda t: t.drop(columns="flops"), "flops"),
+        (lambda t: t.assign(flops=-t["flops"]), "positive"),
+        (lambda t: t.head(3), "at least 4"),
+        (lambda t: t.assign(flops=1e20), "distinct"),
+    ],
+)
+def test_compute_law_refuses_bad_tables(compute_table, change, words):
+    with pytest.raises(EmergenceError, match=words):
+        ComputeLossLaw(n_boot=0).fit(change(compute_table))
+
+
+def test_params_tokens_law_refuses_one_model_size(nt_table):
+    with pytest.raises(EmergenceError, match="2 model sizes"):
+        ParamsTokensLossLaw(n_boot=0).fit(nt_table.assign(params=1e8))
+
+
+def test_bootstrap_can_be_run_after_fitting(compute_table):
+    r = ComputeLossLaw(n_boot=0).fit(compute_table)
+    assert r.draws_ is None and "lower" not in r.predict(np.array([1e20]))
+    r.bootstrap(n=30, seed=1)
+    assert r.draws_.shape[1] == 3 and 20 <= len(r.draws_) <= 30
+    assert {"lower", "upper"} <= set(r.predict(np.array([1e20])))

@@ -1,0 +1,112 @@
+"""The fit / forecast / backtest / ingest / export / import commands as a user meets them."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from emergence.cli import cli, main
+from emergence.forecast import read_document
+from tests.test_ingest import write_olmo_ladder
+
+COMMANDS = ["ingest", "fit", "forecast", "backtest", "export", "import"]
+TASK = ["--task", "hellaswag_val_rc_5shot", "--metric", "len_norm"]
+FAST = ["--n-boot", "0"]
+
+
+def run(capsys, *args):
+    """main() in process: (exit code, stdout, stderr)."""
+    try:
+        main(list(map(str, args)))
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help(command):
+    result = CliRunner().invoke(cli, [command, "--help"])
+    assert result.exit_code == 0 and "Usage: " in result.output and "--help" in result.output
+
+
+@pytest.fixture
+def store(tmp_path, capsys):
+    path = tmp_path / "s.sqlite"
+    code, out, _ = run(capsys, "ingest", write_olmo_ladder(tmp_path / "ladder"), "--store", path, "--json")
+    assert code == 0 and json.loads(out)["runs"] == 72
+    return path
+
+
+def test_ingest_forecast_export_import(tmp_path, capsys, store):
+    code, out, err = run(capsys, "fit", *TASK, *FAST, "--store", store, "--json")
+    assert code == 0, err
+    (row,) = json.loads(out)
+    assert row["status"] == "fitted" and row["loss_laws"] == ["compute", "params_tokens"]
+
+    out_file = tmp_path / "forecast.json"
+    code, out, err = run(capsys, "forecast", *TASK, *FAST, "--no-backtest", "--params", "1.3e9", "--tokens",
+                         "2.6e10", "--flops", "1e21", "--loss", "2.5", "--store", store, "--out", out_file)  # fmt: skip
+    assert code == 0, err
+    assert "few-shot emergence at loss" in out and "1.3e+09 params x 2.6e+10 tokens" in out
+    doc = read_document(out_file)
+    assert [b["kind"] for b in doc["budgets"]] == ["flops", "params_tokens", "loss"]
+
+    code, out, _ = run(capsys, "export", "--store", store, "--out", tmp_path / "exported")
+    assert code == 0
+    exported = tmp_path / "exported" / "hellaswag_val_rc_5shot__len_norm.json"
+    assert read_document(exported) == doc
+    other = tmp_path / "other.sqlite"
+    code, out, _ = run(capsys, "import", exported, "--store", other)
+    assert code == 0 and "imported 1 forecast" in out
+    code, out, _ = run(capsys, "export", "--store", other, "--out", tmp_path / "again.json", "--results",
+                       tmp_path / "results.csv", "--json")  # fmt: skip
+    assert code == 0 and read_document(tmp_path / "again.json") == doc
+
+
+def test_bad_forecast_json_is_refused_with_its_path(tmp_path, capsys):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"schema_version": "1.0", "task": "t"}))
+    code, _, err = run(capsys, "import", path, "--store", tmp_path / "s.sqlite")
+    assert code == 2 and err.startswith("error: ") and err.count("\n") == 1
+    assert "bad.json: $: 'metric' is a required property" in err
+    path.write_text('{"schema_version": "1.0", "task": "t", "metri')
+    code, _, err = run(capsys, "import", path, "--store", tmp_path / "s.sqlite")
+    assert code == 2 and "the file looks truncated" in err
+
+
+def test_user_errors_exit_2(tmp_path, capsys, store):
+    code, _, err = run(capsys, "forecast", *TASK, *FAST, "--params", "1e9", "--store", store)
+    assert code == 2 and "give --params and --tokens in pairs" in err
+    code, _, err = run(capsys, "forecast", "--task", "nope", "--store", store)
+    assert code == 2 and "no finished results for task 'nope'" in err
+    code, _, err = run(capsys, "forecast", *FAST, "--store", store)
+    assert code == 2 and "choose one with --task" in err
+    code, _, err = run(capsys, "ingest", tmp_path / "missing", "--store", store)
+    assert code == 2 and "no such file or folder" in err
+    code, _, err = run(capsys, "export", "--store", tmp_path / "empty.sqlite", "--out", tmp_path / "x.json")
+    assert code == 2 and "no stored forecast" in err
+
+
+def test_backtest_command_runs(capsys, store):
+    code, out, err = run(capsys, "backtest", *TASK, *FAST, "--store", store, "--json")
+    assert code in (0, 1), err
+    section = json.loads(out)
+    assert section["status"] in ("done", "skipped") and section["task"] == "hellaswag_val_rc_5shot"
+
+
+def test_one_line_error_in_a_real_process(tmp_path):
+    bad = tmp_path / "results.csv"
+    bad.write_text(
+        "task,metric,checkpoint,pretraining_loss,data_amount,seed,accuracy,n_examples\nt,acc,c,3,0,0,1.5,10\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "emergence.cli", "ingest", str(bad), "--store", str(tmp_path / "s.sqlite")],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 2 and out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+    assert "line 2: accuracy must be within [0, 1] (got 1.5)" in out.stderr
