@@ -32,7 +32,23 @@ page = st.navigation(PAGES)
 if "store_path" not in st.session_state:
     st.session_state["store_path"] = data.default_store_path()
 
+
+def _pick_known_store() -> None:
+    st.session_state["store_path"] = data.KNOWN_STORES[st.session_state["_known_store"]]
+
+
 with st.sidebar:
+    known = {label: path for label, path in data.KNOWN_STORES.items() if Path(path).is_file()}
+    if len(known) > 1:
+        current = next((k for k, v in known.items() if v == st.session_state["store_path"]), None)
+        st.radio(
+            "Results",
+            list(known),
+            index=list(known).index(current) if current else None,
+            key="_known_store",
+            on_change=_pick_known_store,
+            help="The shipped full toy run, or the live run `make demo` is producing.",
+        )
     st.text_input(
         "Run store",
         key="store_path",

@@ -19,6 +19,7 @@ from emergence.store import Store
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_STORE = ROOT / "data" / "demo" / "store.sqlite"
 LIVE_DEMO_STORE = ROOT / "runs" / "demo.sqlite"
+KNOWN_STORES = {"Shipped full toy run": str(SHIPPED_STORE), "Live demo run": str(LIVE_DEMO_STORE)}
 
 
 def default_store_path() -> str:

@@ -85,20 +85,34 @@ def store_info(store_path: Path, as_json: bool) -> None:
     type=click.Path(path_type=Path),
     default=Path("data/specs/toy-demo.yaml"),
     show_default=True,
-    help="The demo sweep spec.",
+    help="The live run's sweep spec.",
 )
-def demo(spec_path: Path) -> None:
-    """The main job on the embedded default (toy ladder, SQLite store, local executor)."""
-    from emergence.config import SweepSpec
-    from emergence.store import Store
+@click.option("--port", type=int, default=8501, show_default=True, help="The dashboard's port on 127.0.0.1.")
+@click.option("--no-dashboard", is_flag=True, help="Only the live run; no dashboard.")
+@click.option("--exit", "exit_after", is_flag=True, help="Stop the dashboard once the live run is done.")
+@click.option("--n-boot", type=int, default=200, show_default=True, help="Bootstrap resamples per forecast.")
+def demo(spec_path: Path, port: int, no_dashboard: bool, exit_after: bool, n_boot: int) -> None:
+    """The main job: the dashboard on the shipped results at once, then the whole method live on the
+    reduced toy ladder (build, sweep, fit, backtest, forecast JSON), landing in the dashboard as it goes."""
+    from emergence import demo as live
 
-    sweep = SweepSpec.from_yaml(spec_path)
-    with Store(sweep.store) as st:
-        version, counts = st.schema_version, st.counts()
-    click.echo(
-        f"spec {spec_path}: {len(sweep.tasks)} task(s) x {len(sweep.data_amounts)} data amounts "
-        f"x {len(sweep.seeds)} seed(s); store {sweep.store} (schema v{version}, {counts['runs']} runs)"
-    )
+    live.environment()
+    dashboard = None
+    if not no_dashboard:
+        log = Path("runs/dashboard.log")
+        dashboard, url = live.start_dashboard(live.free_port(port), log)
+        click.echo(f"dashboard: {url}  (shipped results now; the live run lands as it goes; log {log})")
+    try:
+        documents = live.run_live(spec_path, say=click.echo, n_boot=n_boot)
+        for document in documents:
+            click.echo("")
+            _echo_forecast(document)
+        if dashboard is not None and not exit_after:
+            click.echo(f"\ndone. dashboard still at {url}: press Ctrl-C to stop it")
+            live.wait_for(dashboard)
+    finally:
+        if dashboard is not None and dashboard.poll() is None:
+            dashboard.terminate()
 
 
 # -- sweeps -----------------------------------------------------------------------------------------------

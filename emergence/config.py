@@ -146,6 +146,9 @@ class ToyLadderSpec(Spec):
     """The built-in toy ladder, trained here on the synthetic corpus."""
 
     reduced: bool = Field(False, description="A smaller ladder for a quick demo.")
+    sizes: Annotated[list[str], Field(min_length=1)] | None = Field(
+        None, description="Only these model sizes (e.g. ['micro'] for a ladder built in seconds)."
+    )
     seed: int = Field(0, description="Seed of the corpus and of training.")
     out_dir: Path = Field(
         Path("runs/toy-ladder"), validate_default=True, description="Where the checkpoints are written."

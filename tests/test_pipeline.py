@@ -71,19 +71,19 @@ def test_run_pipeline_writes_a_schema_valid_forecast(tmp_path):
 
 @pytest.mark.slow
 def test_run_on_the_toy_ladder_end_to_end(tmp_path):
-    """`emergence run` on a built-in task over the reduced toy ladder (trains it: minutes on 2 cores)."""
+    """`emergence run` on a built-in task over the micro toy ladder (built here in seconds)."""
     import subprocess
     import sys
 
     ladder_yaml = tmp_path / "ladder.yaml"
     ladder_yaml.write_text(
-        f"name: toy-reduced\ntoy: {{reduced: true, seed: 0, out_dir: {tmp_path / 'toy'}}}\n"
+        f"name: toy-micro\ntoy: {{sizes: [micro], seed: 0, out_dir: {tmp_path / 'toy'}}}\n"
     )
     out = tmp_path / "forecast.json"
     result = subprocess.run(
         [sys.executable, "-m", "emergence.cli", "run", "toy_sum_choice", "--ladder", str(ladder_yaml), "--store",
          str(tmp_path / "s.sqlite"), "--out", str(out), "--n-boot", "20", "--no-progress", "--flops", "1e15",
-         "--data-amounts", "0,32,128,512"],
+         "--data-amounts", "0,8,32"],
         capture_output=True, text=True,
     )  # fmt: skip
     assert result.returncode in (0, 1), result.stderr

@@ -5,7 +5,9 @@ Resample indices are drawn in the parent from one seed, so the draws do not depe
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
+import os
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
@@ -30,6 +32,34 @@ def resample_indices(table: pd.DataFrame, n: int, seed: int | None) -> list[np.n
                 rows.extend(seeds[j] for j in rng.integers(len(seeds), size=len(seeds)))
         out.append(np.concatenate(rows))
     return out
+
+
+_BLAS_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _single_threaded_blas() -> None:
+    """Worker initializer: one BLAS thread per worker, so n_jobs workers never oversubscribe the cores.
+
+    The environment covers workers that import numpy afresh (spawn); a forked worker has numpy loaded
+    already, so its pools are limited through threadpoolctl when that is installed."""
+    for var in _BLAS_ENV:
+        os.environ[var] = "1"
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl is optional
+        return
+    threadpool_limits(limits=1)
+
+
+@contextlib.contextmanager
+def _blas_limited():
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover
+        yield
+        return
+    with threadpool_limits(limits=1):
+        yield
 
 
 def _fit_chunk(args) -> list[np.ndarray]:
@@ -73,10 +103,13 @@ def bootstrap_law(
     tasks = [(result.problem, result.x_, scale, c) for c in chunks]
     if n_jobs > 1:
         ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
-        with ProcessPoolExecutor(max_workers=n_jobs, mp_context=ctx) as pool:
+        with ProcessPoolExecutor(
+            max_workers=n_jobs, mp_context=ctx, initializer=_single_threaded_blas
+        ) as pool:
             parts = list(pool.map(_fit_chunk, tasks))
-    else:
-        parts = [_fit_chunk(t) for t in tasks]
+    else:  # one BLAS thread here too, so the draws match the workers' to the last bit
+        with _blas_limited():
+            parts = [_fit_chunk(t) for t in tasks]
     # undo the striding so draw i belongs to resample i
     draws = np.empty((n, len(result.problem.names)))
     for c, part in enumerate(parts):

@@ -229,7 +229,15 @@ class EmergenceLawResult:
         factor = self.widening_["factor"] if self.widening_ else 1.0
         lo, hi = loss - factor * (loss - lo), loss + factor * (hi - loss)
         point = EmergencePoint(
-            data_amount, loss, float(lo), float(hi), alpha, method, factor, lower_open=opened[0], upper_open=opened[1]
+            data_amount,
+            loss,
+            float(lo),
+            float(hi),
+            alpha,
+            method,
+            factor,
+            lower_open=opened[0],
+            upper_open=opened[1],
         )
         law = loss_law if loss_law is not None else self.loss_law
         if law is None:

@@ -226,3 +226,21 @@ def test_the_profile_interval_is_computed_once_per_name_and_level(relu_case, mon
     assert len(calls) == 1
     r.profile_interval("elbow_d0", 0.2)
     assert len(calls) == 2
+
+
+def _blas_threads() -> list[int]:
+    from threadpoolctl import threadpool_info
+
+    return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+
+def test_bootstrap_workers_run_single_threaded_blas():
+    pytest.importorskip("threadpoolctl")
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    from emergence.law.bootstrap import _single_threaded_blas
+
+    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
+    with ProcessPoolExecutor(1, mp_context=ctx, initializer=_single_threaded_blas) as pool:
+        assert set(pool.submit(_blas_threads).result()) <= {1}

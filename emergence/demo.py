@@ -1,0 +1,111 @@
+"""The main job: the dashboard on the shipped results at once, then the whole method live on the toy ladder.
+
+`emergence demo` (what `make demo` runs) starts the Streamlit dashboard on loopback, builds the reduced toy
+ladder, sweeps it over the built-in tasks, fits, backtests and forecasts each (task, metric), and writes
+the forecast JSON files. The dashboard re-reads the store as results land.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+from emergence.errors import EmergenceError
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = ROOT / "dashboards" / "app.py"
+
+
+def free_port(preferred: int) -> int:
+    """``preferred`` if nothing listens there on loopback, else a free port."""
+    for port in (preferred, 0):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return sock.getsockname()[1]
+    raise EmergenceError("no free port on 127.0.0.1 for the dashboard; pass --port")
+
+
+def start_dashboard(port: int, log: Path, *, timeout: float = 120.0) -> tuple[subprocess.Popen, str]:
+    """Start the dashboard on 127.0.0.1:port and wait until it answers; returns the process and its URL."""
+    if not APP.is_file():
+        raise EmergenceError(f"no dashboard at {APP}: run the demo from a clone of the repository")
+    log.parent.mkdir(parents=True, exist_ok=True)
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(APP),
+        "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port),
+        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+    ]  # fmt: skip
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(command, cwd=APP.parent, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise EmergenceError(f"the dashboard exited at start (code {proc.returncode}); see {log}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
+                if answer.read().strip() == b"ok":
+                    return proc, url
+        except OSError:
+            time.sleep(0.5)
+    proc.terminate()
+    raise EmergenceError(f"the dashboard did not answer within {timeout:.0f} s; see {log}")
+
+
+def run_live(spec_path: Path, *, say: Callable[[str], None] = print, n_boot: int = 200) -> list[dict]:
+    """Sweep the demo spec, then fit, backtest and forecast every (task, metric); returns the documents."""
+    from emergence.config import SweepSpec
+    from emergence.forecast import Budget, FitOptions, forecast, task_pairs, write_document
+    from emergence.harness.sweep import run_sweep
+    from emergence.pipeline import default_out
+    from emergence.store import Store
+
+    spec = SweepSpec.from_yaml(spec_path)
+    say(f"sweep: {spec.ladder.name} x {', '.join(spec.tasks)} x data amounts {spec.data_amounts}")
+    summary = run_sweep(spec, progress=True)
+    say(f"sweep: {summary.message()}")
+    documents = []
+    with Store(spec.store) as store:
+        results = store.results()
+        if results.empty:
+            raise EmergenceError(f"the demo sweep produced no results ({summary.message()})")
+        largest = float(store.checkpoints()["flops"].max())
+        budgets = [Budget(flops=largest * factor) for factor in (2.0, 4.0, 10.0)]
+        for task, metric in task_pairs(results):
+            say(f"forecast: {task} / {metric}")
+            document = forecast(
+                store, task, metric, budgets, FitOptions(n_boot=n_boot), command="emergence demo"
+            )
+            path = default_out(spec.store, task, metric)
+            write_document(document, path)
+            say(f"wrote {path}")
+            documents.append(document)
+    return documents
+
+
+def wait_for(proc: subprocess.Popen) -> None:
+    """Keep the dashboard up until it exits or the user presses Ctrl-C."""
+    try:
+        proc.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+def environment() -> None:
+    """The embedded default needs nothing from a hub: say so to every library that might ask one."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

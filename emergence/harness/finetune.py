@@ -1,0 +1,152 @@
+"""Finetune a causal LM on task examples (prompt -> target), full or LoRA, with loss on the answer only."""
+
+from __future__ import annotations
+
+import copy
+import math
+import random
+from collections.abc import Sequence
+
+import torch
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from emergence.errors import EmergenceError
+
+# LoRA target modules by architecture (model.config.model_type); "all-linear" for anything else.
+LORA_TARGETS: dict[str, list[str] | str] = {
+    "llama": ["q_proj", "k_proj", "v_proj", "o_proj"],
+    "mistral": ["q_proj", "k_proj", "v_proj", "o_proj"],
+    "qwen2": ["q_proj", "k_proj", "v_proj", "o_proj"],
+    "gpt2": ["c_attn", "attn.c_proj"],
+    "gpt_neox": ["query_key_value", "dense"],
+}
+
+
+def _device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _encode(tokenizer: PreTrainedTokenizerBase, examples: Sequence[dict]) -> list[tuple[list[int], int]]:
+    """Token ids of prompt + target, and where the target starts (the loss covers the target only)."""
+    encoded = []
+    for i, ex in enumerate(examples):
+        if "prompt" not in ex or "target" not in ex:
+            raise EmergenceError(f"finetuning example {i} needs 'prompt' and 'target' keys, got {sorted(ex)}")
+        prompt = tokenizer(ex["prompt"], add_special_tokens=False)["input_ids"]
+        target = tokenizer(ex["target"], add_special_tokens=False)["input_ids"]
+        if not target:
+            raise EmergenceError(f"finetuning example {i} has an empty target")
+        encoded.append((prompt + target, len(prompt)))
+    return encoded
+
+
+def _batch(
+    items: list[tuple[list[int], int]], pad_id: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Right-padded inputs, attention mask and labels (-100 outside the targets)."""
+    width = max(len(ids) for ids, _ in items)
+    inputs = torch.full((len(items), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(items), width), -100, dtype=torch.long)
+    mask = torch.zeros((len(items), width), dtype=torch.long)
+    for row, (ids, start) in enumerate(items):
+        inputs[row, : len(ids)] = torch.tensor(ids)
+        labels[row, start : len(ids)] = torch.tensor(ids[start:])
+        mask[row, : len(ids)] = 1
+    return inputs, mask, labels
+
+
+def finetune(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    examples: Sequence[dict],
+    *,
+    method: str = "full",
+    learning_rate: float = 3e-4,
+    epochs: float = 4.0,
+    steps: int | None = None,
+    batch_size: int = 16,
+    seed: int = 0,
+    lora_r: int = 8,
+    lora_alpha: int | None = None,
+    lora_targets: list[str] | str | None = None,
+    weight_decay: float = 0.0,
+    warmup_fraction: float = 0.1,
+    copy_model: bool = True,
+) -> PreTrainedModel:
+    """Finetune a causal LM on examples and return the finetuned model (LoRA merged back in).
+
+    The loss is next-token cross-entropy on the target tokens only. With a fixed number of `epochs`,
+    more examples mean more optimizer steps, i.e. more task signal. AdamW with linear warmup and
+    linear decay to zero; the data order is shuffled per epoch from `seed`.
+
+    Args:
+        model: a transformers causal LM (not changed when copy_model is True).
+        tokenizer: its tokenizer.
+        examples: dicts with "prompt" and "target" strings; the model learns target after prompt.
+        method: "full" (all weights) or "lora" (peft LoRA adapters, merged with merge_and_unload).
+        learning_rate: peak learning rate (1e-4..3e-4 for full finetuning; LoRA tolerates ~1e-3).
+        epochs: passes over the examples; ignored when steps is given.
+        steps: optimizer steps, overriding epochs.
+        batch_size: examples per step.
+        seed: seeds the data order (and LoRA initialisation).
+        lora_r, lora_alpha: LoRA rank and scale (alpha defaults to 2 * r).
+        lora_targets: module names for LoRA; default per architecture (LORA_TARGETS) or "all-linear".
+        weight_decay: AdamW weight decay.
+        warmup_fraction: share of steps with linear warmup.
+        copy_model: finetune a deep copy, leaving the given model as it was.
+
+    Returns:
+        The finetuned model, in eval mode, on the device it was trained on (CUDA if available).
+    """
+    if method not in ("full", "lora"):
+        raise EmergenceError(f"finetune method must be 'full' or 'lora', not {method!r}")
+    if not examples:
+        raise EmergenceError("finetune needs at least one example")
+    device = _device()
+    torch.manual_seed(seed)
+    model = copy.deepcopy(model) if copy_model else model
+    model.to(device)
+    if method == "lora":
+        from peft import LoraConfig, get_peft_model  # slow import: only when asked for
+
+        targets = lora_targets or LORA_TARGETS.get(model.config.model_type, "all-linear")
+        model = get_peft_model(
+            model,
+            LoraConfig(
+                r=lora_r,
+                lora_alpha=lora_alpha or 2 * lora_r,
+                target_modules=targets,
+                lora_dropout=0.0,
+                task_type="CAUSAL_LM",
+            ),
+        )
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    encoded = _encode(tokenizer, examples)
+    per_epoch = math.ceil(len(encoded) / batch_size)
+    total = steps if steps is not None else max(1, round(epochs * per_epoch))
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=learning_rate, weight_decay=weight_decay)
+    warmup = max(1, round(warmup_fraction * total))
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup)))
+    )
+    rng = random.Random(seed)
+    order: list[int] = []
+    model.train()
+    for _ in range(total):
+        if len(order) < batch_size:
+            epoch = list(range(len(encoded)))
+            rng.shuffle(epoch)
+            order += epoch
+        batch, order = [encoded[i] for i in order[:batch_size]], order[batch_size:]
+        inputs, mask, labels = (t.to(device) for t in _batch(batch, pad_id))
+        loss = model(input_ids=inputs, attention_mask=mask, labels=labels).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad(set_to_none=True)
+    if method == "lora":
+        model = model.merge_and_unload()
+    model.eval()
+    return model

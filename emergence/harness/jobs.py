@@ -1,0 +1,176 @@
+"""Jobs: a sweep spec expanded into checkpoint x task x data amount x seed, each with a stable run id.
+
+A job is plain data (JSON-able), so it pickles to a process pool or a Ray worker unchanged. Its run id is a
+hash of everything that decides its result and nothing else: the checkpoint's identity, the task, the
+data amount, the seed, and the finetuning and evaluation settings that apply to it. Where results go
+(store, weights folder) is not part of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from emergence.config import CheckpointSpec, SweepSpec
+from emergence.errors import EmergenceError
+
+# Bump only when the meaning of a job changes (old run ids then stop matching, and jobs run again).
+JOB_SCHEMA = 1
+RUN_ID_LENGTH = 20
+
+
+@dataclass(frozen=True)
+class Job:
+    """One finetune-then-evaluate job (``data_amount`` 0: few-shot evaluation of the base checkpoint)."""
+
+    checkpoint: dict
+    task: str
+    data_amount: int
+    seed: int
+    finetune: dict | None
+    eval: dict
+    keep_weights: bool = False
+    weights_dir: str | None = None
+    run_id: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.run_id:
+            object.__setattr__(self, "run_id", run_id(self.identity()))
+
+    @property
+    def checkpoint_id(self) -> str:
+        return self.checkpoint["id"]
+
+    @property
+    def method(self) -> str:
+        return "fewshot" if self.finetune is None else self.finetune["method"]
+
+    def identity(self) -> dict:
+        """What decides this job's result: the dict its run id hashes."""
+        return dict(
+            schema=JOB_SCHEMA,
+            checkpoint=self.checkpoint,
+            task=self.task,
+            data_amount=self.data_amount,
+            seed=self.seed,
+            finetune=self.finetune,
+            eval=self.eval,
+        )
+
+    def store_row(self) -> dict:
+        """The row ``Store.add_runs`` takes."""
+        return dict(
+            run_id=self.run_id,
+            checkpoint_id=self.checkpoint_id,
+            task=self.task,
+            data_amount=self.data_amount,
+            seed=self.seed,
+            method=self.method,
+            spec=self.identity(),
+        )
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def run_id(identity: dict) -> str:
+    """A stable hash of a job's identity (canonical JSON, sorted keys)."""
+    text = json.dumps(identity, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:RUN_ID_LENGTH]
+
+
+def checkpoint_identity(checkpoint: CheckpointSpec) -> dict:
+    """The part of a checkpoint that decides what gets loaded (not its measured loss or FLOPs)."""
+    return dict(
+        id=checkpoint.id,
+        path=None if checkpoint.path is None else str(Path(checkpoint.path).resolve()),
+        hub=checkpoint.hub,
+        revision=checkpoint.revision,
+        trust_remote_code=checkpoint.trust_remote_code,
+    )
+
+
+def _finetune_settings(spec: SweepSpec) -> dict:
+    settings = spec.finetune.model_dump(mode="json")
+    if settings["method"] != "lora":  # LoRA knobs do not change a full finetune: keep its id stable
+        settings.pop("lora_r")
+        settings.pop("lora_targets")
+    return settings
+
+
+def expand_jobs(
+    spec: SweepSpec, checkpoints: Sequence[CheckpointSpec], *, weights_dir: Path | None = None
+) -> list[Job]:
+    """All jobs of a sweep, in a stable order: checkpoint, task, data amount, seed.
+
+    Few-shot jobs (data amount 0) do not depend on the seed (no data is drawn and evaluation is
+    deterministic), so there is one per checkpoint and task, recorded with seed 0.
+
+    Args:
+        spec: the sweep.
+        checkpoints: the resolved ladder (see ``emergence.ladder.sources.resolve_ladder``).
+        weights_dir: where finetuned weights go when ``spec.keep_weights``.
+    """
+    if not checkpoints:
+        raise EmergenceError("the ladder has no checkpoints; nothing to sweep")
+    evaluation = spec.eval.model_dump(mode="json")
+    finetune = _finetune_settings(spec)
+    jobs = []
+    for checkpoint in checkpoints:
+        identity = checkpoint_identity(checkpoint)
+        for task in spec.tasks:
+            for amount in spec.data_amounts:
+                seeds = [0] if amount == 0 else spec.seeds
+                for seed in seeds:
+                    jobs.append(
+                        Job(
+                            checkpoint=identity,
+                            task=task,
+                            data_amount=amount,
+                            seed=seed,
+                            finetune=None if amount == 0 else finetune,
+                            eval=evaluation,
+                            keep_weights=spec.keep_weights and amount > 0,
+                            weights_dir=None if weights_dir is None else str(weights_dir),
+                        )
+                    )
+    return list({job.run_id: job for job in jobs}.values())  # a task named twice is one job
+
+
+def draw_examples(examples: Sequence[dict], data_amount: int, seed: int) -> list[dict]:
+    """The first ``data_amount`` examples of a seeded permutation of the train split.
+
+    Nested by construction: for one seed, a smaller amount is a prefix (so a subset, in the same order) of
+    a larger one; the seed chooses both the subset and the finetuning order.
+    """
+    if data_amount > len(examples):
+        raise EmergenceError(
+            f"data amount {data_amount} is larger than the task's train split ({len(examples)} examples); "
+            "lower data_amounts in the sweep spec or give the task more training data"
+        )
+    order = list(range(len(examples)))
+    random.Random(seed).shuffle(order)
+    return [examples[i] for i in order[:data_amount]]
+
+
+def jobs_table(jobs: Iterable[Job]):
+    """The jobs as a DataFrame (for printing and tests)."""
+    import pandas as pd
+
+    return pd.DataFrame(
+        [
+            dict(
+                run_id=j.run_id,
+                checkpoint=j.checkpoint_id,
+                task=j.task,
+                data_amount=j.data_amount,
+                seed=j.seed,
+                method=j.method,
+            )
+            for j in jobs
+        ]
+    )

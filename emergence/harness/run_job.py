@@ -1,0 +1,152 @@
+"""The one job function: load a checkpoint, finetune it on a subset of the task's train split, evaluate.
+
+Executors (in process, a process pool, Ray) all call ``run_job``; it touches no store, so it can run on a
+machine that never sees the SQLite file, and it returns plain data. One model is in memory at a time.
+"""
+
+from __future__ import annotations
+
+import functools
+import gc
+import math
+import resource
+import time
+from pathlib import Path
+
+from emergence.errors import EmergenceError
+from emergence.harness.jobs import Job, draw_examples
+
+
+def load_checkpoint(checkpoint: dict):
+    """Load a checkpoint's model (safetensors weights only, fp32) and tokenizer.
+
+    ``checkpoint`` is a job's checkpoint identity: ``path`` (a local folder) or ``hub`` + ``revision``;
+    the checkpoint's own Python code runs only when ``trust_remote_code`` is set.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    name, path = checkpoint["id"], checkpoint.get("path")
+    if path is not None:
+        folder = Path(path)
+        if not (folder / "config.json").is_file():
+            raise EmergenceError(f"checkpoint {name}: {folder} has no config.json; is it a model folder?")
+        if not any(folder.glob("*.safetensors")):
+            raise EmergenceError(
+                f"checkpoint {name}: {folder} has no .safetensors weights; only safetensors are loaded "
+                "(pickled .bin weights can run code): re-save it with save_pretrained(safe_serialization=True)"
+            )
+    source = path if path is not None else checkpoint["hub"]
+    options = dict(
+        trust_remote_code=bool(checkpoint.get("trust_remote_code")), revision=checkpoint.get("revision")
+    )
+    model = AutoModelForCausalLM.from_pretrained(source, use_safetensors=True, dtype=torch.float32, **options)
+    tokenizer = AutoTokenizer.from_pretrained(source, **options)
+    if torch.cuda.is_available():
+        model = model.to("cuda")
+    return model, tokenizer
+
+
+def evaluation_rows(result: dict) -> list[dict]:
+    """An ``evaluate()`` dict as store rows: the task's metric, and ``prob_correct`` when there is one."""
+    n = int(result["n_examples"])
+    rows = [
+        dict(
+            metric=result["metric"],
+            value=float(result["value"]),
+            n_examples=n,
+            stderr=_number(result.get("stderr")),
+        )
+    ]
+    if _number(result.get("prob_correct")) is not None:
+        rows.append(
+            dict(metric="prob_correct", value=float(result["prob_correct"]), n_examples=n, stderr=None)
+        )
+    return rows
+
+
+def _number(value) -> float | None:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):  # lm-eval writes "N/A" where it has no stderr
+        return None
+    return value if math.isfinite(value) else None
+
+
+@functools.lru_cache(maxsize=4)
+def _train_split(task: str) -> tuple[dict, ...]:
+    """A task's train split as finetuning examples, read once per process (a sweep reads it per job)."""
+    from emergence.harness.evaluate import task_examples
+
+    return tuple(task_examples(task, "train"))
+
+
+def _quiet_libraries() -> None:
+    """No per-job progress bars from transformers and datasets under the sweep's own bar."""
+    import datasets
+    import transformers
+
+    transformers.utils.logging.disable_progress_bar()
+    datasets.utils.logging.disable_progress_bar()
+
+
+def run_job(job: Job) -> dict:
+    """Run one job; returns ``run_id``, ``evaluations`` (store rows) and timings in seconds.
+
+    Timings: ``data_s`` (reading the task's train split and drawing the subset), ``load_s`` (the
+    checkpoint), ``finetune_s``, ``evaluate_s``, ``total_s``. Raises on any failure; the executors turn
+    that into a one-line reason for the store.
+    """
+    import torch
+
+    from emergence.harness.evaluate import evaluate
+
+    _quiet_libraries()
+    start = time.perf_counter()
+    torch.manual_seed(job.seed)
+    examples = None
+    if job.data_amount > 0:  # draw the data first: a bad task fails before a model is loaded
+        examples = draw_examples(_train_split(job.task), job.data_amount, job.seed)
+    drawn = time.perf_counter()
+    model, tokenizer = load_checkpoint(job.checkpoint)
+    loaded = time.perf_counter()
+    try:
+        if examples is not None:
+            from emergence.harness.finetune import finetune
+
+            settings = dict(job.finetune)
+            method = settings.pop("method")
+            # copy_model=False: finetune the loaded model itself, so only one model is ever in memory
+            model = finetune(
+                model, tokenizer, examples, method=method, seed=job.seed, copy_model=False, **settings
+            )
+        finetuned = time.perf_counter()
+        result = evaluate(
+            model,
+            tokenizer,
+            job.task,
+            num_fewshot=job.eval.get("num_fewshot"),
+            limit=job.eval.get("limit"),
+            batch_size=job.eval["batch_size"],
+            seed=job.seed,
+        )
+        evaluated = time.perf_counter()
+        if job.keep_weights and job.weights_dir:
+            folder = Path(job.weights_dir) / job.run_id
+            model.save_pretrained(folder)
+            tokenizer.save_pretrained(folder)
+    finally:
+        del model
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    return dict(
+        run_id=job.run_id,
+        evaluations=evaluation_rows(result),
+        data_s=drawn - start,
+        load_s=loaded - drawn,
+        finetune_s=finetuned - loaded,
+        evaluate_s=evaluated - finetuned,
+        total_s=time.perf_counter() - start,
+        peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    )

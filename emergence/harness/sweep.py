@@ -1,0 +1,256 @@
+"""The sweep driver: register a spec's jobs in the store, run those not done, record each outcome.
+
+Only this driver writes the store. Each job is claimed atomically just before it is handed to the
+executor, so two sweeps on one store never run the same job; a job claimed by a sweep process that has
+since died (same host, pid gone) is released back to pending at the start of the next sweep. A finished
+job is never run again; a failed one only with ``retry_failed``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from emergence.config import CheckpointSpec, SweepSpec
+from emergence.errors import EmergenceError
+from emergence.harness.executors import JobFn, make_executor, one_line
+from emergence.harness.jobs import Job, expand_jobs
+from emergence.store import Store
+
+
+@dataclass
+class SweepSummary:
+    """What a sweep did. ``skipped``: done before, or taken by another sweep; ``failed``: failed now."""
+
+    jobs: int = 0
+    ran: int = 0
+    skipped: int = 0
+    failed: int = 0
+    failed_before: int = 0
+    taken_elsewhere: int = 0
+    released: int = 0
+    wall_s: float = 0.0
+    finetune_s: float = 0.0
+    evaluate_s: float = 0.0
+    load_s: float = 0.0
+    data_s: float = 0.0
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def overhead_s(self) -> float:
+        """Wall time not spent reading data, loading, finetuning or evaluating (exact for one worker in
+        process; with parallel workers the job times overlap and this is 0)."""
+        return max(0.0, self.wall_s - self.finetune_s - self.evaluate_s - self.load_s - self.data_s)
+
+    def message(self) -> str:
+        """One line for people."""
+        if self.ran == 0 and self.failed == 0:
+            done = self.jobs - self.failed_before - self.taken_elsewhere
+            if done == self.jobs:
+                return f"nothing to run: all {self.jobs} jobs are done"
+            text = f"nothing to run: {done} of {self.jobs} jobs are done"
+            if self.taken_elsewhere:
+                text += f"; {self.taken_elsewhere} taken by another sweep"
+            if self.failed_before:
+                text += f"; {self.failed_before} failed before (--retry-failed to run them again)"
+            return text
+        text = f"ran {self.ran}, skipped {self.skipped}, failed {self.failed} of {self.jobs} jobs in {self.wall_s:.1f}s"
+        if self.failed_before:
+            text += f"; {self.failed_before} failed before (--retry-failed to run them again)"
+        if self.released:
+            text += f"; released {self.released} left running by a dead sweep"
+        return text
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "overhead_s": self.overhead_s, "message": self.message()}
+
+
+def worker_id() -> str:
+    """This process, as recorded on the runs it claims: ``host:pid``."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _process_start(pid: int) -> float | None:
+    """When process ``pid`` started (epoch seconds), or None if it does not exist (or is a zombie)."""
+    stat = Path(f"/proc/{pid}/stat")
+    if not Path("/proc/self/stat").exists():  # not Linux: ask the kernel whether the pid exists
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            pass
+        return 0.0
+    try:
+        fields = stat.read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    if fields[0] in ("Z", "X"):
+        return None
+    boot = next(
+        float(line.split()[1])
+        for line in Path("/proc/stat").read_text().splitlines()
+        if line.startswith("btime")
+    )
+    return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+
+
+def release_dead_runs(store: Store) -> int:
+    """Release runs left 'running' by sweep processes of this host that are gone; returns how many.
+
+    A pid that now belongs to a process started after the run was claimed was reused: also gone. Runs of
+    other hosts are left alone (this host cannot tell whether they are alive).
+    """
+    running = store.runs("running")
+    host = socket.gethostname()
+    dead = set()
+    for worker, started in running.groupby("worker")["started_at"].min().items():
+        worker_host, _, pid = str(worker).rpartition(":")
+        if worker_host != host or not pid.isdigit():
+            continue
+        began = _process_start(int(pid))
+        if began is None or began > started + 1.0:
+            dead.add(worker)
+    return store.release_runs(sorted(dead))
+
+
+def _record(store: Store, job: Job, future: Future, summary: SweepSummary) -> None:
+    try:
+        outcome = future.result()
+    except Exception as exc:  # the worker itself died (a killed process, a lost Ray node)
+        outcome = {"ok": False, "error": f"the worker running this job died: {one_line(exc)}"}
+    if outcome["ok"]:
+        try:
+            store.finish_run(
+                job.run_id,
+                outcome["evaluations"],
+                finetune_s=outcome.get("finetune_s"),
+                evaluate_s=outcome.get("evaluate_s"),
+            )
+        except EmergenceError as exc:
+            outcome = {"ok": False, "error": f"bad evaluation result: {exc}"}
+        else:
+            summary.ran += 1
+            for key in ("finetune_s", "evaluate_s", "load_s", "data_s"):
+                setattr(summary, key, getattr(summary, key) + outcome.get(key, 0.0))
+            return
+    store.fail_run(job.run_id, outcome["error"])
+    summary.failed += 1
+    summary.errors[job.run_id] = outcome["error"]
+
+
+def run_jobs(
+    store: Store,
+    jobs: list[Job],
+    *,
+    retry_failed: bool = False,
+    executor: str = "local",
+    workers: int = 1,
+    address: str | None = None,
+    progress: bool = True,
+    job_fn: JobFn | None = None,
+) -> SweepSummary:
+    """Register ``jobs`` in ``store`` and run those not done (see ``run_sweep``)."""
+    if job_fn is None:
+        from emergence.harness.run_job import run_job as job_fn
+    start = time.perf_counter()
+    summary = SweepSummary(jobs=len(jobs))
+    store.add_runs(job.store_row() for job in jobs)
+    summary.released = release_dead_runs(store)
+    status = store.runs().set_index("run_id")["status"]
+    runnable = ("pending", "failed") if retry_failed else ("pending",)
+    todo = deque(job for job in jobs if status[job.run_id] in runnable)
+    summary.failed_before = 0 if retry_failed else sum(status[job.run_id] == "failed" for job in jobs)
+    summary.taken_elsewhere = sum(status[job.run_id] == "running" for job in jobs)
+    summary.skipped = len(jobs) - len(todo) - summary.failed_before
+    if not todo:
+        summary.wall_s = time.perf_counter() - start
+        return summary
+
+    from tqdm.auto import tqdm
+
+    me = worker_id()
+    inflight: dict[Future, Job] = {}
+    with (
+        make_executor(executor, workers=workers, address=address) as pool,
+        tqdm(total=len(todo), unit="job", desc="sweep", disable=not progress, dynamic_ncols=True) as bar,
+    ):
+        try:
+            while todo or inflight:
+                while todo and len(inflight) < pool.slots:
+                    job = todo.popleft()
+                    if not store.claim_run(job.run_id, me, retry_failed=retry_failed):
+                        summary.skipped += 1  # another sweep took it, or finished it meanwhile
+                        summary.taken_elsewhere += 1
+                        bar.total -= 1
+                        bar.refresh()
+                        continue
+                    inflight[pool.submit(job_fn, job)] = job
+                if not inflight:
+                    break
+                finished, _ = wait(inflight, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    _record(store, inflight.pop(future), future, summary)
+                    bar.update(1)
+                    bar.set_postfix(failed=summary.failed, refresh=False)
+        except BaseException:
+            # Interrupted (Ctrl-C, an error in the driver): hand our unfinished claims back at once.
+            for future in inflight:
+                future.cancel()
+            store.release_runs([me])
+            raise
+    summary.wall_s = time.perf_counter() - start
+    return summary
+
+
+def run_sweep(
+    spec: SweepSpec,
+    *,
+    retry_failed: bool = False,
+    executor: str | None = None,
+    workers: int | None = None,
+    address: str | None = None,
+    progress: bool = True,
+    checkpoints: list[CheckpointSpec] | None = None,
+    job_fn: JobFn | None = None,
+) -> SweepSummary:
+    """Run a sweep: resolve the ladder, register its jobs, run those not done, and summarise.
+
+    Args:
+        spec: the sweep spec.
+        retry_failed: run jobs that failed before again.
+        executor, workers, address: override the spec's executor ('local' or 'ray').
+        progress: show a progress bar with ETA on stderr.
+        checkpoints: an already resolved ladder (skips ``resolve_ladder``).
+        job_fn: the job function (``run_job`` by default; tests swap in a stand-in).
+
+    Returns:
+        A SweepSummary; ``summary.message()`` says what happened in one line.
+    """
+    kind = executor or spec.executor.kind
+    with Store(spec.store) as store:
+        from emergence.ladder.sources import register_checkpoint, resolve_ladder
+
+        if checkpoints is None:
+            checkpoints = resolve_ladder(spec.ladder, store=store, progress=progress)
+        else:
+            known = set(store.checkpoints().checkpoint_id)
+            for checkpoint in checkpoints:
+                if checkpoint.id not in known:
+                    register_checkpoint(store, checkpoint)
+        jobs = expand_jobs(spec, checkpoints, weights_dir=Path(spec.store).parent / "weights")
+        return run_jobs(
+            store,
+            jobs,
+            retry_failed=retry_failed,
+            executor=kind,
+            workers=workers or spec.executor.workers,
+            address=address or spec.executor.address,
+            progress=progress,
+            job_fn=job_fn,
+        )

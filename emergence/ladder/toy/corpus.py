@@ -1,0 +1,154 @@
+"""The toy world: a synthetic pretraining corpus about small sums, and the benchmark tasks over it.
+
+One skill runs through the world: adding two numbers below 100 and writing the sum with its digits
+reversed (units first, so a left-to-right model can carry). Pretraining text shows the skill mostly in
+its plain layout (``23+45=86``) and, more rarely, inside other wrappings of the same operand -> answer
+layout. Each benchmark asks for the skill in one of the rare wrappings: few-shot, only strong models
+carry the skill over into it; finetuning on a few examples of the wrapping draws the skill out of weaker
+ones. Filler sentences make the rest of the text. Everything is deterministic for a seed.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# The wrappings: (name, template). {a} and {b} are the operands, {c} the reversed sum.
+WRAPPINGS: dict[str, str] = {
+    "plain": "{a}+{b}={c}",
+    "qa": "what is {a} plus {b}? {c}",
+    "sum": "sum({a},{b}) -> {c}",
+}
+
+_NAMES = ["ann", "bob", "cat", "dan", "eve", "fay", "gus", "hal", "ivy", "joe", "kim", "lou"]
+_THINGS = ["apples", "coins", "books", "stones", "cups", "hats", "shells", "keys"]
+_PLACES = ["the park", "the shop", "school", "the river", "the hill", "home", "the market"]
+_VERBS = ["has", "finds", "sees", "wants", "gives away", "counts", "drops", "keeps"]
+
+
+@dataclass(frozen=True)
+class CorpusConfig:
+    """Mixture of the pretraining corpus, as line probabilities by kind (they need not sum to 1)."""
+
+    mixture: dict[str, float] = field(
+        default_factory=lambda: {"plain": 0.55, "qa": 0.12, "sum": 0.12, "filler": 0.21}
+    )
+    max_operand: int = 99
+    """Operands are drawn uniformly from 0..max_operand."""
+
+
+def reversed_sum(a: int, b: int) -> str:
+    """The answer of the skill: the digits of a + b, units first."""
+    return str(a + b)[::-1]
+
+
+def sum_line(wrapping: str, a: int, b: int) -> str:
+    """One instance of the skill in a wrapping, answer included."""
+    return WRAPPINGS[wrapping].format(a=a, b=b, c=reversed_sum(a, b))
+
+
+def filler_line(rng: random.Random) -> str:
+    """A short sentence about people and things; learned early, it keeps the corpus from being all sums."""
+    name, thing, place = rng.choice(_NAMES), rng.choice(_THINGS), rng.choice(_PLACES)
+    kind = rng.randrange(3)
+    if kind == 0:
+        return f"{name} {rng.choice(_VERBS)} {rng.randrange(2, 10)} {thing} at {place}."
+    if kind == 1:
+        return f"{name} and {rng.choice(_NAMES)} go to {place} with the {thing}."
+    return f"at {place}, {name} {rng.choice(_VERBS)} the {thing}."
+
+
+def corpus_lines(seed: int, config: CorpusConfig | None = None) -> Iterator[str]:
+    """Endless stream of corpus lines, deterministic for (seed, config)."""
+    config = config or CorpusConfig()
+    rng = random.Random(seed)
+    kinds = list(config.mixture)
+    weights = [config.mixture[k] for k in kinds]
+    while True:
+        kind = rng.choices(kinds, weights)[0]
+        if kind == "filler":
+            yield filler_line(rng)
+        else:
+            yield sum_line(kind, rng.randint(0, config.max_operand), rng.randint(0, config.max_operand))
+
+
+def corpus_text(seed: int, n_chars: int, config: CorpusConfig | None = None) -> str:
+    """The first n_chars characters (cut at a line end) of the corpus stream for a seed."""
+    parts, total = [], 0
+    for line in corpus_lines(seed, config):
+        parts.append(line)
+        total += len(line) + 1
+        if total >= n_chars:
+            break
+    return "\n".join(parts) + "\n"
+
+
+# ---- benchmark tasks -----------------------------------------------------------------------------
+
+TASKS = ("toy_sum_qa", "toy_sum_choice")
+"""toy_sum_qa: the skill in the "qa" wrapping, generated and scored by exact match.
+toy_sum_choice: the skill in the "sum" wrapping, as a 4-way multiple choice."""
+
+TASK_SEED = 1234
+N_TRAIN = 2048
+N_TEST = 500
+
+
+def _choices(rng: random.Random, a: int, b: int) -> tuple[list[str], int]:
+    """Four answers: the right one and three whose tens digit is off by one or two (units digit and
+    length kept), so only exact carrying tells them apart: knowing the units digit or the rough size of
+    the sum leaves a model at chance. Shuffled; returns the options and the index of the right one."""
+    right = reversed_sum(a, b)
+    tens = int(right[1])
+    low = 1 if len(right) == 2 else 0  # a two-digit sum cannot start with 0
+    # The four digits nearest the right one (off by one or two; further out near the edges 0 and 9).
+    nearest = sorted((d for d in range(low, 10) if d != tens), key=lambda d: (abs(d - tens), d))[:4]
+    picked = rng.sample(nearest, 3)
+    options = [right] + [right[0] + str(t) + right[2:] for t in picked]
+    rng.shuffle(options)
+    return options, options.index(right)
+
+
+def task_docs(task: str, seed: int = TASK_SEED) -> dict[str, list[dict]]:
+    """Train (finetuning pool) and test docs of a benchmark, disjoint by operand pair.
+
+    The items are sums with a carry out of the units; the pretraining corpus has every sum, in every
+    wrapping, so the benchmark asks for a skill the corpus teaches, in a layout it rarely shows."""
+    rng = random.Random(f"{task}:{seed}")
+    pairs = [(a, b) for a in range(100) for b in range(100)]
+    rng.shuffle(pairs)
+    # Only sums whose units carry: without the carry a model that adds digit by digit, blind to the
+    # column before, would score, and the weakest checkpoints would sit above chance.
+    pairs = [(a, b) for a, b in pairs if a % 10 + b % 10 >= 10]
+    split = {"test": pairs[:N_TEST], "train": pairs[N_TEST : N_TEST + N_TRAIN]}
+    docs: dict[str, list[dict]] = {}
+    for name, items in split.items():
+        rows = []
+        for a, b in items:
+            row = {"a": a, "b": b, "answer": reversed_sum(a, b)}
+            if task == "toy_sum_qa":
+                row["question"] = f"what is {a} plus {b}?"
+            elif task == "toy_sum_choice":
+                row["question"] = f"sum({a},{b}) ->"
+                row["choices"], row["label"] = _choices(rng, a, b)
+            else:
+                raise ValueError(f"unknown toy task {task!r}; known: {', '.join(TASKS)}")
+            rows.append(row)
+        docs[name] = rows
+    return docs
+
+
+def write_task_data(out_dir: str | Path, seed: int = TASK_SEED) -> list[Path]:
+    """Write <task>_{train,test}.jsonl for every toy task into out_dir; returns the paths."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for task in TASKS:
+        for split, rows in task_docs(task, seed).items():
+            path = out_dir / f"{task}_{split}.jsonl"
+            path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+            paths.append(path)
+    return paths

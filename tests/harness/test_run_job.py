@@ -1,0 +1,63 @@
+"""The job function: safetensors only, one model, weights kept only when asked, results as store rows."""
+
+import math
+import shutil
+
+import pytest
+
+from emergence.config import CheckpointSpec, SweepSpec
+from emergence.errors import EmergenceError
+from emergence.harness.jobs import checkpoint_identity, expand_jobs
+from emergence.harness.run_job import evaluation_rows, load_checkpoint, run_job
+
+
+def test_pickled_weights_are_refused(tiny_ladder, tmp_path):
+    folder = tmp_path / "bin-only"
+    shutil.copytree(tiny_ladder[0][1], folder)
+    (folder / "model.safetensors").rename(folder / "pytorch_model.bin")
+    with pytest.raises(EmergenceError, match="no .safetensors weights.*re-save"):
+        load_checkpoint(checkpoint_identity(CheckpointSpec(id="b", path=folder, pretraining_loss=1.0)))
+
+
+def test_not_a_model_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(EmergenceError, match="no config.json"):
+        load_checkpoint(checkpoint_identity(CheckpointSpec(id="e", path=tmp_path, pretraining_loss=1.0)))
+
+
+def test_evaluation_rows_carry_the_metric_and_prob_correct():
+    rows = evaluation_rows(
+        dict(metric="acc", value=0.5, n_examples=10, stderr=float("nan"), prob_correct=0.4)
+    )
+    assert rows == [
+        dict(metric="acc", value=0.5, n_examples=10, stderr=None),
+        dict(metric="prob_correct", value=0.4, n_examples=10, stderr=None),
+    ]
+    rows = evaluation_rows(
+        dict(metric="exact_match", value=1, n_examples=3, stderr="N/A", prob_correct=math.nan)
+    )
+    assert [r["metric"] for r in rows] == ["exact_match"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("keep", [False, True])
+def test_a_job_runs_and_keeps_weights_only_when_asked(tiny_ladder, tiny_task, tmp_path, keep):
+    name, folder = tiny_ladder[0]
+    spec = SweepSpec.from_dict(
+        dict(
+            ladder=dict(checkpoints=[dict(id=name, path=str(folder), pretraining_loss=3.0)]),
+            tasks=[str(tiny_task)],
+            data_amounts=[8],
+            finetune=dict(epochs=1, batch_size=8),
+            eval=dict(limit=8, batch_size=8),
+            keep_weights=keep,
+        )
+    )
+    (job,) = expand_jobs(
+        spec, [CheckpointSpec(id=name, path=folder, pretraining_loss=3.0)], weights_dir=tmp_path
+    )
+    out = run_job(job)
+    assert out["run_id"] == job.run_id
+    assert [r["metric"] for r in out["evaluations"]] == ["acc", "prob_correct"]
+    assert all(r["n_examples"] == 8 for r in out["evaluations"])
+    assert out["finetune_s"] > 0 and out["evaluate_s"] > 0
+    assert (tmp_path / job.run_id / "model.safetensors").is_file() == keep

@@ -1,0 +1,167 @@
+"""The toy world end to end on a micro ladder: corpus, tokenizer, training, checkpoints, resume, loss, tasks."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+import torch  # noqa: E402
+
+from emergence.ladder.toy import corpus  # noqa: E402
+from emergence.ladder.toy.build import build_toy_ladder  # noqa: E402
+from emergence.ladder.toy.tokenizer import build_tokenizer, encode_text  # noqa: E402
+from emergence.ladder.toy.train import SIZES, train_size  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class FakeStore:
+    def __init__(self):
+        self.rows = []
+
+    def add_checkpoint(self, checkpoint_id, source, **fields):
+        self.rows.append(dict(checkpoint_id=checkpoint_id, source=source, **fields))
+
+
+@pytest.fixture(scope="module")
+def micro_ladder(tmp_path_factory):
+    store = FakeStore()
+    out = tmp_path_factory.mktemp("toy")
+    table = build_toy_ladder(out, sizes=["micro"], store=store, progress=False)
+    return out, table, store
+
+
+def test_corpus_is_deterministic_and_mixed():
+    a = corpus.corpus_text(3, 20_000)
+    assert a == corpus.corpus_text(3, 20_000)
+    assert a != corpus.corpus_text(4, 20_000)
+    lines = a.splitlines()
+    assert any("+" in line and "=" in line for line in lines)
+    assert any(line.startswith("what is ") for line in lines)
+    assert any(line.startswith("sum(") for line in lines)
+    for line in lines:
+        if line.startswith("what is "):
+            a_, b_ = (int(x) for x in line[8:].split("?")[0].split(" plus "))
+            assert line.endswith("? " + str(a_ + b_)[::-1])
+
+
+def test_tokenizer_round_trip(tmp_path):
+    tok = build_tokenizer()
+    text = corpus.corpus_text(0, 2_000) + "what is 12 plus 9? 12\n"
+    ids = tok(text)["input_ids"]
+    assert len(ids) == len(text) and tok.decode(ids) == text
+    assert list(encode_text(tok, text)) == ids
+    tok.save_pretrained(tmp_path)
+    from transformers import AutoTokenizer
+
+    again = AutoTokenizer.from_pretrained(tmp_path)
+    assert again(text)["input_ids"] == ids and again.decode(ids) == text
+
+
+def test_task_data_shipped_matches_generator_and_splits_are_disjoint(tmp_path):
+    corpus.write_task_data(tmp_path)
+    for task in corpus.TASKS:
+        pairs = {}
+        for split in ("train", "test"):
+            shipped = REPO / "evals" / "toy" / "data" / f"{task}_{split}.jsonl"
+            assert shipped.read_text() == (tmp_path / shipped.name).read_text(), f"regenerate {shipped.name}"
+            rows = [json.loads(line) for line in shipped.read_text().splitlines()]
+            pairs[split] = {(r["a"], r["b"]) for r in rows}
+            for r in rows:
+                assert r["answer"] == str(r["a"] + r["b"])[::-1]
+                if "choices" in r:
+                    assert r["choices"][r["label"]] == r["answer"] and len(set(r["choices"])) == 4
+        assert not pairs["train"] & pairs["test"]
+
+
+def test_micro_ladder_table_and_store(micro_ladder):
+    out, table, store = micro_ladder
+    size = SIZES["micro"]
+    assert list(table["step"]) == size.save_steps
+    assert (table["flops"] == 6 * table["params"] * table["tokens"]).all()
+    assert table["pretraining_loss"].iloc[-1] < table["pretraining_loss"].iloc[0] < 5
+    assert len(store.rows) == len(table) and store.rows[0]["source"] == table["path"].iloc[0]
+    for path in table["path"]:
+        assert (Path(path) / "model.safetensors").exists() and (Path(path) / "tokenizer.json").exists()
+    assert (out / "ladder.csv").exists()
+
+
+def test_rebuild_trains_nothing(micro_ladder, monkeypatch):
+    out, table, _ = micro_ladder
+    import emergence.ladder.toy.train as train
+
+    monkeypatch.setattr(train, "LlamaForCausalLM", None)  # any training would fail
+    again = build_toy_ladder(out, sizes=["micro"], progress=False)
+    assert again.equals(table)
+
+
+def test_interrupted_training_resumes_to_the_same_weights(tmp_path):
+    tok = build_tokenizer()
+    size = SIZES["micro"]
+    full = train_size(size, tmp_path / "full", tok)
+
+    class Stop(Exception):
+        pass
+
+    def stop(record):
+        raise Stop
+
+    with pytest.raises(Stop):
+        train_size(size, tmp_path / "cut", tok, on_checkpoint=stop)
+    assert len(list((tmp_path / "cut").glob("step-*"))) == 1
+    resumed = train_size(size, tmp_path / "cut", tok)
+    assert [r["pretraining_loss"] for r in resumed] == pytest.approx([r["pretraining_loss"] for r in full])
+    from safetensors.torch import load_file
+
+    last = f"step-{size.steps:06d}/model.safetensors"
+    a, b = load_file(tmp_path / "full" / last), load_file(tmp_path / "cut" / last)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_tasks_load_and_score_in_lm_eval(micro_ladder):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from emergence.harness.evaluate import evaluate
+
+    _, table, _ = micro_ladder
+    path = table["path"].iloc[-1]
+    model, tok = AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path)
+    qa = evaluate(model, tok, "toy_sum_qa", limit=8)
+    assert qa["metric"] == "exact_match" and qa["n_examples"] == 8 and qa["num_fewshot"] == 3
+    choice = evaluate(model, tok, REPO / "evals" / "toy" / "toy_sum_choice.yaml", limit=8, num_fewshot=0)
+    assert choice["metric"] == "acc" and 0 <= choice["value"] <= 1 and 0 < choice["prob_correct"] < 1
+
+
+@pytest.mark.slow
+def test_lm_eval_cli_finds_the_tasks_from_any_directory(micro_ladder, tmp_path):
+    _, table, _ = micro_ladder
+    path = table["path"].iloc[-1]
+    cmd = [
+        sys.executable,
+        "-m",
+        "lm_eval",
+        "--model",
+        "hf",
+        "--model_args",
+        f"pretrained={path},tokenizer={path}",
+        "--include_path",
+        str(REPO / "evals" / "toy"),
+        "--tasks",
+        "toy_sum_qa,toy_sum_choice",
+        "--limit",
+        "4",
+        "--device",
+        "cpu",
+        "--batch_size",
+        "4",
+    ]
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
+    done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "toy_sum_qa" in done.stdout and "toy_sum_choice" in done.stdout
