@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 .PHONY: demo test install lint format clean
 
 demo: $(STAMP)
-	$(BIN)/emergence demo
+	$(BIN)/emergence demo $(DEMO_ARGS)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
