@@ -7,6 +7,7 @@ Every problem in a spec is one line that names the file, the field and what is a
 from __future__ import annotations
 
 import difflib
+import os
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -30,7 +31,7 @@ def _resolve(value: Path | None, info: ValidationInfo, *, must_exist: bool = Tru
     if value is None:
         return None
     base = (info.context or {}).get("base", Path.cwd())
-    path = value if value.is_absolute() else Path(base) / value
+    path = Path(os.path.normpath(value if value.is_absolute() else Path(base) / value))
     if must_exist and not path.exists():
         raise ValueError(f"no such file or folder: {path}")
     return path
