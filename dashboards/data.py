@@ -200,3 +200,14 @@ def doc_budgets(doc: dict | None) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def benchmarks_or_stop(path: str) -> pd.DataFrame:
+    """The store's benchmarks; a page showing them stops with a hint when there are none yet."""
+    benchmarks = read(path, "benchmarks")
+    if benchmarks.empty:
+        st.info(
+            "No results in this store yet. Start a sweep (`emergence run`) or import results (Import / export)."
+        )
+        st.stop()
+    return benchmarks

@@ -271,6 +271,27 @@ def _fit_options(func):
     return func
 
 
+def _budget_options(func):
+    """The budget options of `forecast` and `run`: FLOPs, params + tokens, or a pretraining loss."""
+    options = [
+        click.option(
+            "--flops", multiple=True, type=float, help="A budget in training FLOPs, e.g. 1e21 (repeatable)."
+        ),
+        click.option(
+            "--params", multiple=True, type=float, help="A budget's parameter count (with --tokens)."
+        ),
+        click.option(
+            "--tokens", multiple=True, type=float, help="A budget's training tokens (with --params)."
+        ),
+        click.option(
+            "--loss", "losses", multiple=True, type=float, help="A budget as a pretraining loss in nats."
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 def _options(link, shift, d0, chance, alpha, n_boot, seed, **extra):
     from emergence.forecast import FitOptions
 
@@ -479,12 +500,7 @@ def _echo_forecast(doc: dict) -> None:
 @cli.command()
 @click.option("--task", default=None, help="The task (the store's only one when absent).")
 @click.option("--metric", default=None, help="The metric (acc, or the task's only one, when absent).")
-@click.option(
-    "--flops", multiple=True, type=float, help="A budget in training FLOPs, e.g. 1e21 (repeatable)."
-)
-@click.option("--params", multiple=True, type=float, help="A budget's parameter count (with --tokens).")
-@click.option("--tokens", multiple=True, type=float, help="A budget's training tokens (with --params).")
-@click.option("--loss", "losses", multiple=True, type=float, help="A budget as a pretraining loss in nats.")
+@_budget_options
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -689,12 +705,7 @@ def _int_list(text: str) -> list[int]:
 @click.option(
     "--metric", default=None, help="The metric to forecast (acc, or the task's only one, when absent)."
 )
-@click.option(
-    "--flops", multiple=True, type=float, help="A budget in training FLOPs, e.g. 1e21 (repeatable)."
-)
-@click.option("--params", multiple=True, type=float, help="A budget's parameter count (with --tokens).")
-@click.option("--tokens", multiple=True, type=float, help="A budget's training tokens (with --params).")
-@click.option("--loss", "losses", multiple=True, type=float, help="A budget as a pretraining loss in nats.")
+@_budget_options
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),

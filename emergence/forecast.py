@@ -719,12 +719,12 @@ def choose_pair(results: pd.DataFrame, task: str | None, metric: str | None) -> 
     ]
     if len(pairs) == 1:
         return pairs[0]
-    if not pairs and results.empty:
+    if not pairs and task is None and metric is None:
         raise EmergenceError(
             "the store has no finished results yet: run `emergence sweep` or `emergence ingest`"
         )
     if not pairs:
-        known = ", ".join(f"{t}/{m}" for t, m in task_pairs(results)[:8])
+        known = ", ".join(f"{t}/{m}" for t, m in task_pairs(results)[:8]) or "none"
         raise EmergenceError(
             f"no finished results for task {task!r}, metric {metric!r}; the store has: {known}"
         )

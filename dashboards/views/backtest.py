@@ -15,12 +15,7 @@ st.caption(
     "largest FLOPs fitted, the largest among successes."
 )
 path = data.store_path()
-benchmarks = data.read(path, "benchmarks")
-if benchmarks.empty:
-    st.info(
-        "No results in this store yet. Start a sweep (`emergence run`) or import results (Import / export)."
-    )
-    st.stop()
+benchmarks = data.benchmarks_or_stop(path)
 
 # -- every benchmark with an exported forecast ----------------------------------------------------------
 docs = data.latest_forecasts(path)

@@ -12,12 +12,7 @@ from emergence.errors import EmergenceError
 
 st.title("Benchmark")
 path = data.store_path()
-benchmarks = data.read(path, "benchmarks")
-if benchmarks.empty:
-    st.info(
-        "No results in this store yet. Start a sweep (`emergence run`) or import results (Import / export)."
-    )
-    st.stop()
+benchmarks = data.benchmarks_or_stop(path)
 
 tasks = sorted(benchmarks["task"].unique())
 wanted = st.query_params.get("task")

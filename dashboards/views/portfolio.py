@@ -14,12 +14,7 @@ st.caption(
     "the backtest (predicting the elbow from checkpoints before emergence)."
 )
 path = data.store_path()
-benchmarks = data.read(path, "benchmarks")
-if benchmarks.empty:
-    st.info(
-        "No results in this store yet. Start a sweep (`emergence run`) or import results (Import / export)."
-    )
-    st.stop()
+benchmarks = data.benchmarks_or_stop(path)
 
 docs = data.latest_forecasts(path)
 hashes = data.read(path, "data_hashes")
