@@ -24,6 +24,15 @@ SHIPPED = ROOT / "data" / "demo" / "store.sqlite"
 PAGES = ["portfolio", "benchmark", "backtest", "runs", "import_export"]
 
 
+@pytest.fixture(autouse=True)
+def _restore_main_module():
+    """AppTest (streamlit 1.67) leaves sys.modules["__main__"] pointing at the app script, so a process
+    pool started later with "spawn" (the harness's) would run the dashboard in each worker. Put it back."""
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
+
+
 @pytest.fixture(scope="module")
 def store(tmp_path_factory) -> Path:
     """Four simulated tasks, two of them with exported forecasts, and failed and pending jobs."""
