@@ -11,14 +11,11 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-def save_tiny_llama(folder, *, seed: int = 0, hidden: int = 16, layers: int = 1):
-    """A randomly initialised Llama with the toy char tokenizer, saved as safetensors."""
+def tiny_llama(tokenizer, *, seed: int = 0, hidden: int = 16, layers: int = 1, max_positions: int = 128):
+    """A randomly initialised Llama sized for the toy char tokenizer (seeded)."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from emergence.ladder.toy.tokenizer import build_tokenizer
-
-    tokenizer = build_tokenizer()
     config = LlamaConfig(
         vocab_size=len(tokenizer),
         hidden_size=hidden,
@@ -26,14 +23,22 @@ def save_tiny_llama(folder, *, seed: int = 0, hidden: int = 16, layers: int = 1)
         num_hidden_layers=layers,
         num_attention_heads=2,
         num_key_value_heads=2,
-        max_position_embeddings=128,
+        max_position_embeddings=max_positions,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
         tie_word_embeddings=True,
     )
     torch.manual_seed(seed)
-    model = LlamaForCausalLM(config)
+    return LlamaForCausalLM(config)
+
+
+def save_tiny_llama(folder, *, seed: int = 0, hidden: int = 16, layers: int = 1):
+    """A tiny_llama with the toy char tokenizer, saved as safetensors."""
+    from emergence.ladder.toy.tokenizer import build_tokenizer
+
+    tokenizer = build_tokenizer()
+    model = tiny_llama(tokenizer, seed=seed, hidden=hidden, layers=layers)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return model

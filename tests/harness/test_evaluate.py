@@ -8,12 +8,11 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
-import torch  # noqa: E402
-from transformers import LlamaConfig, LlamaForCausalLM  # noqa: E402
 
 from emergence.errors import EmergenceError  # noqa: E402
 from emergence.harness.evaluate import evaluate, task_examples  # noqa: E402
 from emergence.ladder.toy.tokenizer import build_tokenizer  # noqa: E402
+from tests.harness.conftest import tiny_llama  # noqa: E402
 
 EVALS = Path(__file__).resolve().parents[2] / "evals" / "toy"
 
@@ -21,19 +20,7 @@ EVALS = Path(__file__).resolve().parents[2] / "evals" / "toy"
 @pytest.fixture(scope="module")
 def model_and_tok():
     tok = build_tokenizer()
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tok),
-        hidden_size=16,
-        intermediate_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-        max_position_embeddings=256,
-        tie_word_embeddings=True,
-        pad_token_id=0,
-    )
-    return LlamaForCausalLM(config), tok
+    return tiny_llama(tok, hidden=16, max_positions=256), tok
 
 
 def test_generation_task_by_name(model_and_tok):

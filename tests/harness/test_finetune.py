@@ -8,12 +8,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 import torch  # noqa: E402
-from transformers import LlamaConfig, LlamaForCausalLM  # noqa: E402
+from transformers import LlamaForCausalLM  # noqa: E402
 
 from emergence.errors import EmergenceError  # noqa: E402
 from emergence.harness.finetune import finetune  # noqa: E402
 from emergence.ladder.toy.corpus import task_docs  # noqa: E402
 from emergence.ladder.toy.tokenizer import build_tokenizer  # noqa: E402
+from tests.harness.conftest import tiny_llama  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -23,19 +24,7 @@ def tok():
 
 @pytest.fixture(scope="module")
 def base(tok):
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tok),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-        max_position_embeddings=128,
-        tie_word_embeddings=True,
-        pad_token_id=0,
-    )
-    return LlamaForCausalLM(config).eval()
+    return tiny_llama(tok, hidden=32).eval()
 
 
 @pytest.fixture(scope="module")
