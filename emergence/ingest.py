@@ -617,7 +617,10 @@ def _check_lmeval_version(data: Any, path: Path) -> dict:
 def _sample_counts(path: Path, task: str) -> dict[str, int] | None:
     """Examples per filter from samples_<task>_<date>.jsonl beside a results file, if it is there."""
     date = path.stem.removeprefix("results_")
-    samples = path.with_name(f"samples_{task}_{date}.jsonl")
+    name = f"samples_{task}_{date}.jsonl"
+    if Path(name).name != name or "\0" in name:  # a task name lm-eval could not have written a file for
+        return None
+    samples = path.with_name(name)
     if not samples.is_file():
         return None
     docs: dict[str, set] = {}

@@ -5,7 +5,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from emergence.errors import EmergenceError
@@ -121,6 +121,7 @@ json_values = st.recursive(
 @given(task=st.text(max_size=6), metrics=st.dictionaries(st.text(max_size=10), json_values, max_size=5),
        top=st.dictionaries(st.sampled_from(["n-samples", "groups", "group_subtasks", "config", "model_name",
                                             "lm_eval_version", "model_name_sanitized"]), json_values))  # fmt: skip
+@example(task="/", metrics={}, top={})  # a task name that is no file name: no samples file to look for
 def test_lmeval_structure_fuzz(task, metrics, top):
     doc = {"results": {task: metrics}, **top}
     _ok_or_emergence_error("lmeval", json.dumps(doc).encode())
