@@ -8,6 +8,8 @@ with ``PRAGMA user_version`` and migrated forward on open.
 from __future__ import annotations
 
 import json
+import math
+import shutil
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
@@ -81,6 +83,8 @@ MIGRATIONS: list[str] = [
     """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
+MIN_FREE_MB = 100
+"""A sweep refuses to start on a store whose disk has less free space than this."""
 
 CHECKPOINT_FIELDS = (
     "source",
@@ -140,6 +144,22 @@ class Store:
             raise
         self._conn.execute("COMMIT")
 
+    def check_writable(self, min_free_mb: float = MIN_FREE_MB) -> None:
+        """Refuse, before any work starts, a store that cannot take writes: read-only, or a disk nearly full."""
+        free_mb = shutil.disk_usage(self.path.parent).free / 2**20
+        if free_mb < min_free_mb:
+            raise EmergenceError(
+                f"only {free_mb:.0f} MB free on the disk of the store {self.path} (a sweep needs "
+                f"{min_free_mb:.0f} MB); free some space or choose a store on another disk (--store)"
+            )
+        try:
+            with self.transaction() as conn:
+                conn.execute("UPDATE runs SET status=status WHERE 0")  # takes the write lock, changes nothing
+        except sqlite3.OperationalError as exc:
+            raise EmergenceError(
+                f"cannot write the store at {self.path}: {exc}; choose a writable path (--store)"
+            ) from None
+
     @property
     def schema_version(self) -> int:
         return self._conn.execute("PRAGMA user_version").fetchone()[0]
@@ -193,9 +213,9 @@ class Store:
         )
         for name in ("params", "tokens", "flops", "pretraining_loss"):
             value = values[name]
-            if value is not None and not (float(value) >= 0):
+            if value is not None and not (math.isfinite(float(value)) and float(value) >= 0):
                 raise EmergenceError(
-                    f"checkpoint {checkpoint_id}: {name} must be a number >= 0, got {value!r}"
+                    f"checkpoint {checkpoint_id}: {name} must be a finite number >= 0, got {value!r}"
                 )
         columns = ", ".join(CHECKPOINT_FIELDS)
         updates = ", ".join(f"{c}=excluded.{c}" for c in CHECKPOINT_FIELDS)
@@ -275,7 +295,7 @@ class Store:
         rows = []
         for e in evaluations:
             value, n = float(e["value"]), int(e["n_examples"])
-            if not (value == value) or n <= 0:
+            if not math.isfinite(value) or n <= 0:
                 raise EmergenceError(
                     f"run {run_id}: metric {e['metric']} has value {value} over {n} examples"
                 )
@@ -369,11 +389,16 @@ class Store:
         return frame
 
     def counts(self) -> dict[str, int]:
-        """Row counts per table, and runs per status: a quick summary for people."""
-        out = {
-            t: self._conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
-            for t in ("checkpoints", "runs", "evaluations", "fits", "forecasts")
-        }
-        for status, n in self._conn.execute("SELECT status, COUNT(*) FROM runs GROUP BY status"):
-            out[f"runs_{status}"] = n
+        """Row counts per table, and runs per status: a quick summary for people (one consistent snapshot,
+        even while a sweep writes)."""
+        self._conn.execute("BEGIN")  # one read transaction: every count from the same moment
+        try:
+            out = {
+                t: self._conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+                for t in ("checkpoints", "runs", "evaluations", "fits", "forecasts")
+            }
+            for status, n in self._conn.execute("SELECT status, COUNT(*) FROM runs GROUP BY status"):
+                out[f"runs_{status}"] = n
+        finally:
+            self._conn.execute("COMMIT")
         return out

@@ -208,6 +208,24 @@ def run_jobs(
     return summary
 
 
+def check_tasks(tasks: list[str]) -> None:
+    """Load each task once (lm-eval's registry, the YAML and its data files); raises EmergenceError with
+    the reason for the first that cannot be loaded, before anything is stored."""
+    from emergence.harness.evaluate import resolve_task
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # as the jobs themselves run (see evaluate._offline)
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    for task in tasks:
+        spec, manager = resolve_task(task)
+        try:
+            manager.load([spec])
+        except Exception as exc:  # lm-eval raises KeyError for an unknown name, OSError for missing data
+            raise EmergenceError(
+                f"task {task} cannot be loaded ({one_line(exc)}); give an lm-eval task name or a task "
+                "YAML whose data files exist"
+            ) from None
+
+
 def run_sweep(
     spec: SweepSpec,
     *,
@@ -234,6 +252,7 @@ def run_sweep(
     """
     kind = executor or spec.executor.kind
     with Store(spec.store) as store:
+        store.check_writable()  # a read-only store or a full disk fails now, not after the ladder is built
         from emergence.ladder.sources import register_checkpoint, resolve_ladder
 
         if checkpoints is None:
