@@ -203,6 +203,11 @@ class FinetuneSpec(Spec):
     learning_rate: Annotated[float, Field(gt=0, le=1)] = Field(3e-4, description="AdamW learning rate.")
     epochs: Annotated[float, Field(gt=0)] = Field(2.0, description="Passes over the finetuning examples.")
     batch_size: Annotated[int, Field(gt=0)] = Field(16, description="Examples per optimiser step.")
+    prompt: Literal["fewshot", "zeroshot"] = Field(
+        "fewshot",
+        description="Finetuning prompts as the evaluation asks: 'fewshot' puts its solved examples before each "
+        "question, 'zeroshot' gives the bare question.",
+    )
     lora_r: Annotated[int, Field(gt=0)] = Field(8, description="LoRA rank.")
     lora_targets: list[str] | None = Field(
         None, description="LoRA target modules (chosen per architecture if absent)."

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import ast
+import copy
 import functools
+import json
 import math
 import os
+import types
 from pathlib import Path
 from typing import Any
 
@@ -23,19 +27,82 @@ def _offline() -> None:
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 
+def _frozen(value: Any) -> tuple:
+    """A hashable, type-exact stand-in for a document value of plain types; TypeError for anything else."""
+    kind = type(value)
+    if kind in (str, int, bool, type(None)):
+        return kind, value
+    if kind is float:
+        return kind, repr(value)  # 0.0 and -0.0 compare equal but render differently
+    if kind in (list, tuple):
+        if all(type(v) is str for v in value):
+            return kind, tuple(value)
+        return kind, tuple(map(_frozen, value))
+    if kind is dict:
+        return kind, tuple((k if type(k) is str else _frozen(k), _frozen(v)) for k, v in value.items())
+    raise TypeError(f"no frozen form for {kind.__name__}")
+
+
+def _fresh_literal(value: Any) -> Any:
+    """A copy of a literal's mutable containers, so that a cached literal is never handed out twice."""
+    kind = type(value)
+    if kind is list:
+        return [_fresh_literal(v) for v in value]
+    if kind is dict:
+        return {k: _fresh_literal(v) for k, v in value.items()}
+    if kind is set:
+        return set(value)
+    if kind is tuple:
+        return tuple(_fresh_literal(v) for v in value)
+    return value
+
+
 @functools.cache
 def _speed_up_lm_eval() -> None:
-    """Two per-call costs of lm-eval 0.4 that dwarf a tiny model's forward pass, removed once per process.
+    """Per-call costs of lm-eval 0.4 that dwarf a tiny model's forward pass, removed once per process.
 
     lm-eval compiles every Jinja prompt template anew for each document (half of a 100-example evaluation
-    here): templates are immutable, so compile each once. And simple_evaluate shells out to collect the
-    machine's environment for its results (0.5 s a call), which a sweep never reads.
+    here): templates are immutable, so compile each once. Rendering one still costs ~15 us, and a
+    four-choice few-shot question renders 16 times; a sweep renders the same documents for every job, so
+    each (template, document) is rendered once and the text reused (documents of plain types only; the
+    templates are deterministic). And simple_evaluate shells out to collect the machine's environment for
+    its results (0.5 s a call), which a sweep never reads, and runs `git describe` in the current folder
+    (5 ms a call), which is asked once per folder.
     """
+    import lm_eval.api.task
     import lm_eval.evaluator
     import lm_eval.utils
 
     lm_eval.utils.env.from_string = functools.lru_cache(maxsize=4096)(lm_eval.utils.env.from_string)
+    render = lm_eval.utils.apply_template
+    rendered: dict[tuple, str] = {}
+
+    def apply_template(template: str, doc: dict) -> str:
+        try:
+            key = (template, _frozen(doc))
+        except TypeError:
+            return render(template, doc)
+        text = rendered.get(key)
+        if text is None:
+            if len(rendered) >= 100_000:
+                rendered.clear()
+            text = rendered[key] = render(template, doc)
+        return text
+
+    lm_eval.utils.apply_template = apply_template
+
+    # Each rendered choice list and label is parsed with ast.literal_eval (12 times a few-shot question,
+    # ~13 us each): parse each text once, for lm-eval's task code only, and hand out fresh copies.
+    literal = functools.lru_cache(maxsize=100_000)(ast.literal_eval)
+
+    def literal_eval(text):
+        return _fresh_literal(literal(text) if type(text) is str else ast.literal_eval(text))
+
+    lm_eval.api.task.ast = types.SimpleNamespace(**{**vars(ast), "literal_eval": literal_eval})
     lm_eval.evaluator.add_env_info = lambda results: None
+    describe = lm_eval.evaluator.get_git_commit_hash
+    git_hash = functools.lru_cache(maxsize=64)(lambda folder: describe())
+    lm_eval.evaluator.get_git_commit_hash = lambda: git_hash(os.getcwd())
 
 
 @functools.lru_cache(maxsize=8)
@@ -45,13 +112,13 @@ def _task_manager(include: tuple[str, ...], include_defaults: bool):
     return TaskManager(include_path=list(include) or None, include_defaults=include_defaults)
 
 
-def _own_task_names() -> set[str]:
-    """Task names defined by YAMLs under evals/ (found without lm-eval's slow registry scan)."""
-    names = set()
+def _own_task_names() -> dict[str, Path]:
+    """Task names defined by YAMLs under evals/, with their YAML (found without lm-eval's registry scan)."""
+    names = {}
     for path in EVALS_DIR.rglob("*.yaml"):
         for line in path.read_text().splitlines():
             if line.startswith("task:"):
-                names.add(line.split(":", 1)[1].strip())
+                names[line.split(":", 1)[1].strip()] = path
     return names
 
 
@@ -76,29 +143,80 @@ def resolve_task(task: str | dict | Path) -> tuple[str | dict, Any]:
     return str(task), _task_manager(include, True)
 
 
+_BUILT_TASKS: dict[tuple[str, int], Any] = {}
+"""lm-eval Tasks as first built, by spec and TaskManager: never evaluated on, only copied."""
+
+
+def _spec_key(spec: str | dict) -> str:
+    """What identifies a built task: the spec and, for a task on disk, when its folder last changed."""
+    if isinstance(spec, dict):
+        return json.dumps(spec, sort_keys=True, default=repr)
+    path = Path(spec)
+    if path.suffix not in (".yaml", ".yml"):
+        path = _own_task_names().get(spec, path)
+    if path.suffix in (".yaml", ".yml") and path.exists():  # an edited YAML or data file is read again
+        files = [*path.parent.glob("*"), *path.parent.glob("*/*")]  # the YAML, its data beside or below
+        stamp = max(f.stat().st_mtime_ns for f in files if f.is_file())
+        return f"{spec}@{stamp}"
+    return spec
+
+
+def _fresh_task(spec: str | dict, manager):
+    """The lm-eval Task of `spec` as TaskManager.load builds it, read once per process and copied per use.
+
+    Building a task reads its dataset and turns the whole few-shot split into dicts row by row (~55 ms
+    for the toy tasks, a fifth of a 100-example evaluation), every call. The copy shares the read-only
+    data (datasets, few-shot pool) and copies everything an evaluation changes (config, seeds, requests),
+    so each call starts from the task exactly as built. A task whose YAML folder (data included) has
+    changed since is built anew.
+    """
+    key = (_spec_key(spec), id(manager))
+    if key not in _BUILT_TASKS:
+        tasks = manager.load([spec])["tasks"]
+        if len(tasks) != 1:
+            raise EmergenceError(f"{spec!r} names {len(tasks)} tasks; give a single task")
+        if len(_BUILT_TASKS) >= 16:
+            _BUILT_TASKS.pop(next(iter(_BUILT_TASKS)))
+        _BUILT_TASKS[key] = next(iter(tasks.values()))
+    built = _BUILT_TASKS[key]
+    dataset = getattr(built, "dataset", None)
+    shared = [
+        dataset,
+        getattr(built, "task_docs", None),
+        getattr(getattr(built, "sampler", None), "df", None),
+    ]
+    if isinstance(dataset, dict):
+        shared += list(dataset.values())
+    try:
+        return copy.deepcopy(built, {id(x): x for x in shared if x is not None})
+    except Exception:  # a task holding something that cannot be copied: build it anew, as lm-eval does
+        del _BUILT_TASKS[key]
+        return next(iter(manager.load([spec])["tasks"].values()))
+
+
 def _load_task(task: str | dict | Path):
-    spec, manager = resolve_task(task)
-    tasks = manager.load([spec])["tasks"]
-    if len(tasks) != 1:
-        raise EmergenceError(f"{task!r} names {len(tasks)} tasks; give a single task")
-    return next(iter(tasks.values()))
+    return _fresh_task(*resolve_task(task))
 
 
 def task_examples(
     task: str | dict | Path,
     split: str = "train",
     *,
-    num_fewshot: int = 0,
+    num_fewshot: int | None = 0,
     limit: int | None = None,
     seed: int = 0,
 ) -> list[dict]:
     """A task's docs rendered as finetuning examples {"prompt", "target"}, exactly as lm-eval prompts them.
 
     `split` "train" is the finetuning pool (the task's training split). With num_fewshot > 0 each prompt
-    carries that many solved examples from the few-shot split before the question.
+    carries that many solved examples from the few-shot split before the question (None: the task's own
+    number of shots). A generated target ends with the few-shot delimiter, as a solved example in the
+    prompt does, so a finetuned model still learns where its answer stops.
     """
     _offline()
     task_obj = _load_task(task)
+    if num_fewshot is None:
+        num_fewshot = task_obj.config.num_fewshot or 0
     docs = {
         "train": task_obj.training_docs,
         "validation": task_obj.validation_docs,
@@ -118,7 +236,7 @@ def task_examples(
             target = choices[target] if isinstance(target, int) else target
             target = task_obj.config.target_delimiter + str(target)
         else:
-            target = str(target)
+            target = str(target) + (task_obj.config.fewshot_delimiter or "")
         examples.append({"prompt": str(prompt), "target": target})
     return examples
 
@@ -166,6 +284,70 @@ def _prob_correct_target(lm, samples: list[dict]) -> float:
     return sum(math.exp(ll) for ll, _ in results) / len(results)
 
 
+@functools.cache
+def _batch_tokenizing_hflm() -> type:
+    """HFLM that tokenizes all of a loglikelihood call's strings in one batch before lm-eval runs it.
+
+    lm-eval encodes each request's context and context + continuation one call at a time (800 calls for
+    100 four-choice questions, a sixth of the evaluation of the smallest toy model). This fills a table
+    with the very ids those calls would return, encoding each distinct string once in a single tokenizer
+    call; lm-eval's own code then runs unchanged and finds its strings there. It also reads the model's
+    maximum length once per call instead of once per request.
+    """
+    import torch
+    from lm_eval.models.huggingface import HFLM
+    from lm_eval.models.utils import _add_special_kwargs, has_bos_prefix
+
+    class BatchTokenizingHFLM(HFLM):
+        _encoded: dict[str, list[int]] = {}
+
+        _call_max_length: int | None = None
+
+        def loglikelihood(self, requests, disable_tqdm: bool = False):
+            self._encoded = self._encode_all([req.args for req in requests])
+            self._call_max_length = HFLM.max_length.fget(self)
+            try:
+                with torch.inference_mode():  # lm-eval's per-request tensor work, without autograd's upkeep
+                    return super().loglikelihood(requests, disable_tqdm=disable_tqdm)
+            finally:
+                self._encoded, self._call_max_length = {}, None
+
+        @property
+        def max_length(self) -> int:
+            """Looked up in the model's config once per call, not for every request as HFLM does."""
+            return self._call_max_length or HFLM.max_length.fget(self)
+
+        def _encode_all(self, pairs: list[tuple[str, str]]) -> dict[str, list[int]]:
+            """Ids of every string that TemplateLM._encode_pair encodes with default special tokens."""
+            strings: dict[str, None] = {}
+            for context, continuation in pairs:
+                if not context:
+                    continue
+                n_spaces = len(context) - len(context.rstrip())
+                if n_spaces:
+                    context, continuation = context[:-n_spaces], context[-n_spaces:] + continuation
+                strings[context] = strings[context + continuation] = None
+            bos = self.tokenizer.decode(self.prefix_token_id)
+            groups: dict[tuple, list[str]] = {}
+            for string in strings:  # the keyword arguments HFLM.tok_encode would pass for it
+                kwargs = _add_special_kwargs(None, self.add_bos_token)
+                if has_bos_prefix(string, bos):
+                    kwargs["add_special_tokens"] = False
+                groups.setdefault(tuple(sorted(kwargs.items())), []).append(string)
+            encoded = {}
+            for kwargs, group in groups.items():
+                encoded.update(zip(group, self.tokenizer(group, **dict(kwargs))["input_ids"], strict=True))
+            return encoded
+
+        def tok_encode(self, string, add_special_tokens=None, left_truncate_len=None, **kwargs):
+            ids = self._encoded.get(string) if add_special_tokens is None and not kwargs else None
+            if ids is None:
+                return super().tok_encode(string, add_special_tokens, left_truncate_len, **kwargs)
+            return list(ids[-left_truncate_len:] if left_truncate_len else ids)
+
+    return BatchTokenizingHFLM
+
+
 def evaluate(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
@@ -196,13 +378,13 @@ def evaluate(
     _offline()
     _speed_up_lm_eval()
     from lm_eval import simple_evaluate
-    from lm_eval.models.huggingface import HFLM
 
     spec, manager = resolve_task(task)
-    lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size)
+    task_obj = _fresh_task(spec, manager)
+    lm = _batch_tokenizing_hflm()(pretrained=model, tokenizer=tokenizer, batch_size=batch_size)
     res = simple_evaluate(
         model=lm,
-        tasks=[spec],
+        tasks=[task_obj],
         task_manager=manager,
         num_fewshot=num_fewshot,
         limit=limit,

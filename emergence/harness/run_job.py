@@ -74,11 +74,11 @@ def _number(value) -> float | None:
 
 
 @functools.lru_cache(maxsize=4)
-def _train_split(task: str) -> tuple[dict, ...]:
+def _train_split(task: str, num_fewshot: int | None) -> tuple[dict, ...]:
     """A task's train split as finetuning examples, read once per process (a sweep reads it per job)."""
     from emergence.harness.evaluate import task_examples
 
-    return tuple(task_examples(task, "train"))
+    return tuple(task_examples(task, "train", num_fewshot=num_fewshot))
 
 
 def _quiet_libraries() -> None:
@@ -106,7 +106,10 @@ def run_job(job: Job) -> dict:
     torch.manual_seed(job.seed)
     examples = None
     if job.data_amount > 0:  # draw the data first: a bad task fails before a model is loaded
-        examples = draw_examples(_train_split(job.task), job.data_amount, job.seed)
+        # Prompts as the evaluation will ask (its shots before each question), unless told otherwise:
+        # finetuning on bare questions then asking with shots lost what the few-shot prompt had drawn out.
+        shots = job.eval.get("num_fewshot") if job.finetune.get("prompt", "fewshot") == "fewshot" else 0
+        examples = draw_examples(_train_split(job.task, shots), job.data_amount, job.seed)
     drawn = time.perf_counter()
     model, tokenizer = load_checkpoint(job.checkpoint)
     loaded = time.perf_counter()
@@ -116,6 +119,7 @@ def run_job(job: Job) -> dict:
 
             settings = dict(job.finetune)
             method = settings.pop("method")
+            settings.pop("prompt", None)
             # copy_model=False: finetune the loaded model itself, so only one model is ever in memory
             model = finetune(
                 model, tokenizer, examples, method=method, seed=job.seed, copy_model=False, **settings

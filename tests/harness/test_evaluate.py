@@ -1,6 +1,7 @@
 """evaluate() and task_examples() on the toy tasks: names, YAML paths and dicts; score and prob_correct."""
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -41,11 +42,14 @@ def test_multiple_choice_task_by_yaml_path_from_another_directory(model_and_tok,
 
 def test_task_examples_render_like_lm_eval():
     qa = task_examples("toy_sum_qa", "train", limit=3)
-    assert qa[0]["prompt"].startswith("what is ") and qa[0]["prompt"].endswith("? ")
-    assert qa[0]["target"].isdigit()
+    assert re.fullmatch(r"\d+\+\d+=", qa[0]["prompt"])
+    # a generated target ends as a solved example in a few-shot prompt does, so the model learns to stop
+    assert qa[0]["target"][:-1].isdigit() and qa[0]["target"].endswith("\n")
+    shots = task_examples("toy_sum_qa", "train", limit=3, num_fewshot=None)  # the task's own 3 shots
+    assert shots[0]["prompt"].count("\n") == 3 and shots[0]["prompt"].endswith(qa[0]["prompt"])
     mc = task_examples(EVALS / "toy_sum_choice.yaml", "train", limit=3, num_fewshot=2)
-    assert mc[0]["prompt"].count("\n") == 2 and mc[0]["prompt"].endswith(" ->")
-    assert mc[0]["target"].startswith(" ")
+    assert mc[0]["prompt"].count("\n") == 2 and mc[0]["prompt"].endswith("=")
+    assert mc[0]["target"].isdigit()
     test = task_examples("toy_sum_qa", "test")
     assert len(test) == 500 and not {e["prompt"] for e in test} & {
         e["prompt"] for e in task_examples("toy_sum_qa")
@@ -56,3 +60,77 @@ def test_missing_yaml_is_a_clear_error(model_and_tok):
     model, tok = model_and_tok
     with pytest.raises(EmergenceError, match="does not exist"):
         evaluate(model, tok, "nowhere/task.yaml")
+
+
+def _lm_eval_run(lm, task, **kwargs) -> dict:
+    from lm_eval import simple_evaluate
+
+    res = simple_evaluate(
+        model=lm, tasks=[task], log_samples=True, bootstrap_iters=0, verbosity="ERROR", **kwargs
+    )
+    name = next(iter(res["results"]))
+    return dict(results=res["results"][name], samples=res["samples"][name])
+
+
+@pytest.mark.parametrize(
+    "task,kwargs", [("toy_sum_choice", dict(limit=12)), ("toy_sum_qa", dict(limit=6, num_fewshot=2))]
+)
+def test_cached_task_and_batch_tokenizing_hflm_match_plain_lm_eval(model_and_tok, task, kwargs):
+    """evaluate()'s speed-ups (a task built once and copied, requests tokenized in one batch) leave lm-eval's
+    scores and per-sample log-likelihoods exactly as plain HFLM on a freshly loaded task gives them."""
+    from lm_eval.models.huggingface import HFLM
+
+    from emergence.harness.evaluate import _batch_tokenizing_hflm, _fresh_task, resolve_task
+
+    model, tok = model_and_tok
+    spec, manager = resolve_task(task)
+    plain = _lm_eval_run(
+        HFLM(pretrained=model, tokenizer=tok, batch_size=8), spec, task_manager=manager, **kwargs
+    )
+    fast_lm = _batch_tokenizing_hflm()(pretrained=model, tokenizer=tok, batch_size=8)
+    _lm_eval_run(fast_lm, _fresh_task(spec, manager), limit=3, num_fewshot=1, fewshot_random_seed=7)  # dirty
+    fast = _lm_eval_run(fast_lm, _fresh_task(spec, manager), **kwargs)
+    assert fast["results"] == plain["results"]
+    assert fast["samples"] == plain["samples"]  # args, resps (log-likelihoods or generations), metrics
+
+
+@pytest.mark.parametrize("add_bos", [False, True])
+def test_batch_tokenizing_hflm_encodes_like_hflm(model_and_tok, tmp_path, add_bos):
+    """Same log-likelihoods as HFLM for contexts with trailing spaces, a BOS prefix, or none at all."""
+    from lm_eval.api.instance import Instance
+    from lm_eval.models.huggingface import HFLM
+    from transformers import AutoTokenizer
+
+    from emergence.harness.evaluate import _batch_tokenizing_hflm
+
+    model, tok = model_and_tok
+    if add_bos:  # a tokenizer that prepends BOS: lm-eval then skips special tokens for a BOS-led context
+        tok.save_pretrained(tmp_path)
+        tok = AutoTokenizer.from_pretrained(tmp_path, add_bos_token=True)
+        assert tok.encode("1")[0] == tok.bos_token_id
+    pairs = [
+        ("12+3=", "15"),
+        ("12+3= ", "15"),
+        ("a  ", " b"),
+        ("", "7"),
+        (tok.bos_token + "1+1=", "2"),
+        ("x", "y"),
+    ]
+    requests = [Instance("loglikelihood", {}, pair, i) for i, pair in enumerate(pairs * 2)]
+    plain = HFLM(pretrained=model, tokenizer=tok, batch_size=4).loglikelihood(requests, disable_tqdm=True)
+    fast_lm = _batch_tokenizing_hflm()(pretrained=model, tokenizer=tok, batch_size=4)
+    assert fast_lm.loglikelihood(requests, disable_tqdm=True) == plain
+    assert fast_lm._encoded == {}  # the table lives for one call only
+
+
+def test_a_built_task_is_reused_until_its_files_change(tmp_path):
+    from emergence.harness.evaluate import _load_task
+    from tests.harness.conftest import write_task
+
+    path = write_task(tmp_path / "task", n_test=16)
+    first, again = _load_task(path), _load_task(path)
+    assert first is not again and first.dataset is again.dataset  # copies of one build
+    again.set_config(key="num_fewshot", value=5)
+    assert _load_task(path).get_config("num_fewshot") == first.get_config("num_fewshot")  # nothing leaks
+    write_task(tmp_path / "task", n_test=8)
+    assert len(_load_task(path).eval_docs) == 8

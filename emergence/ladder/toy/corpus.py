@@ -1,11 +1,12 @@
 """The toy world: a synthetic pretraining corpus about small sums, and the benchmark tasks over it.
 
 One skill runs through the world: adding two numbers below 100 and writing the sum with its digits
-reversed (units first, so a left-to-right model can carry). Pretraining text shows the skill mostly in
-its plain layout (``23+45=86``) and, more rarely, inside other wrappings of the same operand -> answer
-layout. Each benchmark asks for the skill in one of the rare wrappings: few-shot, only strong models
-carry the skill over into it; finetuning on a few examples of the wrapping draws the skill out of weaker
-ones. Filler sentences make the rest of the text. Everything is deterministic for a seed.
+reversed (units first, so a left-to-right model can carry): ``58+68=621``. Sums without a carry out of the
+units are common in the pretraining text and learned early; sums with one are rare (a fifth of the sum
+lines), so the carry is learned late and suddenly. Both benchmarks ask for carried sums in the corpus's
+own layout: few-shot, only strong checkpoints get them; finetuning on carried examples adds exactly the
+signal pretraining lacks, so it draws the skill out of weaker checkpoints, the more the data the weaker.
+Filler sentences make the rest of the text. Everything is deterministic for a seed.
 """
 
 from __future__ import annotations
@@ -33,11 +34,12 @@ _VERBS = ["has", "finds", "sees", "wants", "gives away", "counts", "drops", "kee
 class CorpusConfig:
     """Mixture of the pretraining corpus, as line probabilities by kind (they need not sum to 1)."""
 
-    mixture: dict[str, float] = field(
-        default_factory=lambda: {"plain": 0.55, "qa": 0.12, "sum": 0.12, "filler": 0.21}
-    )
+    mixture: dict[str, float] = field(default_factory=lambda: {"plain": 0.79, "filler": 0.21})
+    carry_rate: float | None = 0.2
+    """Share of sum lines whose units carry (None: operands uniform, about 0.45). Rare carries make the
+    carry a late, sudden skill that finetuning data can bring forward."""
     max_operand: int = 99
-    """Operands are drawn uniformly from 0..max_operand."""
+    """Operands are drawn from 0..max_operand."""
 
 
 def reversed_sum(a: int, b: int) -> str:
@@ -61,18 +63,28 @@ def filler_line(rng: random.Random) -> str:
     return f"at {place}, {name} {rng.choice(_VERBS)} the {thing}."
 
 
+def carries(a: int, b: int) -> bool:
+    """Whether the units of a + b carry into the tens."""
+    return a % 10 + b % 10 >= 10
+
+
 def corpus_lines(seed: int, config: CorpusConfig | None = None) -> Iterator[str]:
     """Endless stream of corpus lines, deterministic for (seed, config)."""
     config = config or CorpusConfig()
     rng = random.Random(seed)
     kinds = list(config.mixture)
     weights = [config.mixture[k] for k in kinds]
+    pairs = [(a, b) for a in range(config.max_operand + 1) for b in range(config.max_operand + 1)]
+    carried = [p for p in pairs if carries(*p)]
+    plain = [p for p in pairs if not carries(*p)]
     while True:
         kind = rng.choices(kinds, weights)[0]
         if kind == "filler":
             yield filler_line(rng)
-        else:
+        elif config.carry_rate is None:
             yield sum_line(kind, rng.randint(0, config.max_operand), rng.randint(0, config.max_operand))
+        else:
+            yield sum_line(kind, *rng.choice(carried if rng.random() < config.carry_rate else plain))
 
 
 def corpus_text(seed: int, n_chars: int, config: CorpusConfig | None = None) -> str:
@@ -89,8 +101,8 @@ def corpus_text(seed: int, n_chars: int, config: CorpusConfig | None = None) -> 
 # ---- benchmark tasks -----------------------------------------------------------------------------
 
 TASKS = ("toy_sum_qa", "toy_sum_choice")
-"""toy_sum_qa: the skill in the "qa" wrapping, generated and scored by exact match.
-toy_sum_choice: the skill in the "sum" wrapping, as a 4-way multiple choice."""
+"""toy_sum_qa: a carried sum in the plain layout, the answer generated and scored by exact match.
+toy_sum_choice: the same skill as a 4-way multiple choice."""
 
 TASK_SEED = 1234
 N_TRAIN = 2048
@@ -115,26 +127,23 @@ def _choices(rng: random.Random, a: int, b: int) -> tuple[list[str], int]:
 def task_docs(task: str, seed: int = TASK_SEED) -> dict[str, list[dict]]:
     """Train (finetuning pool) and test docs of a benchmark, disjoint by operand pair.
 
-    The items are sums with a carry out of the units; the pretraining corpus has every sum, in every
-    wrapping, so the benchmark asks for a skill the corpus teaches, in a layout it rarely shows."""
+    The items are sums with a carry out of the units, in the corpus's plain layout: the benchmark asks
+    for the part of the skill that the pretraining text shows rarely."""
     rng = random.Random(f"{task}:{seed}")
     pairs = [(a, b) for a in range(100) for b in range(100)]
     rng.shuffle(pairs)
     # Only sums whose units carry: without the carry a model that adds digit by digit, blind to the
     # column before, would score, and the weakest checkpoints would sit above chance.
-    pairs = [(a, b) for a, b in pairs if a % 10 + b % 10 >= 10]
+    pairs = [(a, b) for a, b in pairs if carries(a, b)]
     split = {"test": pairs[:N_TEST], "train": pairs[N_TEST : N_TEST + N_TRAIN]}
     docs: dict[str, list[dict]] = {}
     for name, items in split.items():
         rows = []
         for a, b in items:
-            row = {"a": a, "b": b, "answer": reversed_sum(a, b)}
-            if task == "toy_sum_qa":
-                row["question"] = f"what is {a} plus {b}?"
-            elif task == "toy_sum_choice":
-                row["question"] = f"sum({a},{b}) ->"
+            row = {"a": a, "b": b, "question": f"{a}+{b}=", "answer": reversed_sum(a, b)}
+            if task == "toy_sum_choice":
                 row["choices"], row["label"] = _choices(rng, a, b)
-            else:
+            elif task != "toy_sum_qa":
                 raise ValueError(f"unknown toy task {task!r}; known: {', '.join(TASKS)}")
             rows.append(row)
         docs[name] = rows

@@ -18,7 +18,7 @@ from emergence.ladder.toy.tokenizer import encode_text
 
 HELDOUT_SEED = 999_983
 """Seed of the held-out corpus slice on which every checkpoint's pretraining loss is measured."""
-LOSS_CORPUS = "toy-heldout-v1"
+LOSS_CORPUS = "toy-heldout-v2"
 
 
 @dataclass(frozen=True)
