@@ -18,7 +18,7 @@ import streamlit as st
 from dashboards import data
 from emergence import forecast
 from emergence.errors import EmergenceError
-from emergence.law import EmergenceLaw
+from emergence.law import elbows_by_amount
 
 ALPHA = 0.1  # 90% intervals throughout
 
@@ -49,24 +49,6 @@ class BenchmarkFit:
     def at_budget(self, budget: forecast.Budget) -> dict:
         """Predicted loss, few-shot accuracy (90% interval) and P(emerged) at one budget."""
         return forecast.budget_forecasts(self.result, self.loss_laws, [budget], alpha=ALPHA).iloc[0].to_dict()
-
-
-def _per_amount_elbows(table: pd.DataFrame, link: str, chance: float | None) -> pd.DataFrame:
-    """An elbow fitted at each finetuning data amount alone (the points the shift law runs through)."""
-    rows = []
-    for d, part in table[table["data_amount"] > 0].groupby("data_amount"):
-        try:
-            pt = (
-                EmergenceLaw(link=link, shift="none", chance=chance)
-                .fit(part)
-                .emergence_point(alpha=ALPHA, method="wald")
-            )
-        except EmergenceError:
-            continue
-        rows.append(
-            {"data_amount": float(d), "elbow": pt.loss, "lower": pt.loss_lower, "upper": pt.loss_upper}
-        )
-    return pd.DataFrame(rows, columns=["data_amount", "elbow", "lower", "upper"])
 
 
 @st.cache_resource(show_spinner="Fitting the emergence law…", max_entries=256)
@@ -105,7 +87,8 @@ def benchmark_fit(
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def _elbows(results: pd.DataFrame, link: str, chance: float | None) -> pd.DataFrame:
-    return _per_amount_elbows(results[results["pretraining_loss"].notna()], link, chance)
+    finetuned = results[results["pretraining_loss"].notna() & (results["data_amount"] > 0)]
+    return elbows_by_amount(finetuned, link, chance, alpha=ALPHA)
 
 
 def per_amount_elbows(path: str, task: str, metric: str, link: str = "relu", chance: float | None = None):

@@ -473,8 +473,11 @@ def _echo_forecast(doc: dict) -> None:
     bt = doc["backtest"]
     if bt["status"] == "done" and bt.get("median_error_nats") is None:
         notes = [c["note"] for c in bt["cutoffs"] if c.get("note")]
-        why = f": {notes[0]}" if notes else ""
-        click.echo(f"backtest: no cutoff of {len(bt['cutoffs'])} could be fitted{why}")
+        if not bt["cutoffs"]:
+            click.echo("backtest: no FLOPs cutoff keeps enough checkpoints before few-shot emergence to fit")
+        else:
+            why = f": {notes[0]}" if notes else ""
+            click.echo(f"backtest: none of the {len(bt['cutoffs'])} FLOPs cutoffs could be fitted{why}")
     elif bt["status"] == "done":
         click.echo(
             f"backtest: median error {_fmt(bt.get('median_error_nats'))} nats, "

@@ -303,14 +303,18 @@ def _batch_tokenizing_hflm() -> type:
 
         _call_max_length: int | None = None
 
-        def loglikelihood(self, requests, disable_tqdm: bool = False):
+        # lm-eval's own progress bars (three per evaluation) would interleave with the sweep's: off.
+        def loglikelihood(self, requests, disable_tqdm: bool = True):
             self._encoded = self._encode_all([req.args for req in requests])
             self._call_max_length = HFLM.max_length.fget(self)
             try:
                 with torch.inference_mode():  # lm-eval's per-request tensor work, without autograd's upkeep
-                    return super().loglikelihood(requests, disable_tqdm=disable_tqdm)
+                    return super().loglikelihood(requests, disable_tqdm=True)
             finally:
                 self._encoded, self._call_max_length = {}, None
+
+        def generate_until(self, requests, disable_tqdm: bool = True):
+            return super().generate_until(requests, disable_tqdm=True)
 
         @property
         def max_length(self) -> int:

@@ -79,6 +79,27 @@ class BacktestResult:
         }
 
 
+def elbows_by_amount(
+    table: pd.DataFrame, link: str = "relu", chance: float | None = None, alpha: float = 0.1
+) -> pd.DataFrame:
+    """An elbow fitted at each data amount alone (few-shot rows at 0 included), with Wald intervals.
+
+    These are the points the shift law runs through: finetuning moves emergence when they rise with the
+    data amount. An amount whose rows locate no elbow is left out.
+    """
+    rows = []
+    for d, part in table.groupby("data_amount"):
+        try:
+            pt = EmergenceLaw(link=link, shift="none", chance=chance).fit(part)
+            pt = pt.emergence_point(alpha=alpha, method="wald")
+        except EmergenceError:  # NoElbowFound included
+            continue
+        rows.append(
+            {"data_amount": float(d), "elbow": pt.loss, "lower": pt.loss_lower, "upper": pt.loss_upper}
+        )
+    return pd.DataFrame(rows, columns=["data_amount", "elbow", "lower", "upper"])
+
+
 def backtest(
     table: pd.DataFrame,
     law: EmergenceLaw | None = None,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from emergence.errors import EmergenceError, NoElbowFound
-from emergence.law import ComputeLossLaw, EmergenceLaw, backtest
+from emergence.law import ComputeLossLaw, EmergenceLaw, backtest, elbows_by_amount
 
 
 @pytest.fixture(scope="module")
@@ -70,3 +70,20 @@ def test_backtest_refuses_tables_it_cannot_use(ladder_case):
     weak = table[table["pretraining_loss"] > 2.5]  # no checkpoint has emerged few-shot
     with pytest.raises(NoElbowFound):
         backtest(weak, EmergenceLaw(chance=0.25))
+
+
+def test_elbows_by_amount_follow_the_true_shift(ladder_case):
+    law, table = ladder_case
+    elbows = elbows_by_amount(table, chance=0.25)
+    assert list(elbows["data_amount"]) == [0, *law.data_amounts]  # few-shot and every finetuning amount
+    for row in elbows.itertuples():
+        assert abs(row.elbow - float(law.elbow(row.data_amount)[0])) < 0.06
+        assert row.lower <= row.elbow <= row.upper
+    assert np.all(np.diff(elbows["elbow"]) > 0)  # more data, higher elbow: the shift the law extrapolates
+
+
+def test_elbows_by_amount_leaves_out_an_amount_without_an_elbow(ladder_case):
+    table = ladder_case[1].copy()
+    table.loc[table["data_amount"] == 64, "accuracy"] = 0.25  # all at chance: nothing to locate
+    elbows = elbows_by_amount(table, chance=0.25)
+    assert 64 not in set(elbows["data_amount"]) and len(elbows) == table["data_amount"].nunique() - 1

@@ -1,0 +1,101 @@
+"""Does the toy world show what the method needs? Prints the figures of its acceptance (never pass/fail).
+
+    python benchmarks/toy_world.py [STORE]    # default: the shipped full run, data/demo/store.sqlite
+
+Per built-in task and its headline metric, on the store's few-shot and finetuned results:
+- few-shot emergence: the weaker third of checkpoints (by pretraining loss) against chance, and the
+  strongest checkpoint;
+- the finetuning shift: an elbow fitted at each data amount alone (few-shot included), and whether it
+  rises with the amount;
+- the forecast: the few-shot elbow predicted from the checkpoints still at chance few-shot (their
+  finetuned and few-shot rows) against the elbow fitted on all few-shot results, in nats and as a share
+  of the ladder's loss range; and the paper's backtest by FLOPs cutoff (error, advance factor).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from emergence.errors import EmergenceError
+from emergence.forecast import fit_table
+from emergence.law import EmergenceLaw, backtest, elbows_by_amount
+from emergence.store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+LINKS = ("relu", "sigmoid")
+TASKS = {"toy_sum_qa": ("exact_match", 0.0), "toy_sum_choice": ("acc", 0.25)}
+"""Headline metric and chance level of each built-in task (exact match of a number; 4-way choice)."""
+
+
+def report(table, task: str, chance: float) -> None:
+    fewshot = (
+        table[table["data_amount"] == 0]
+        .groupby("checkpoint")
+        .agg(loss=("pretraining_loss", "first"), acc=("accuracy", "mean"), flops=("flops", "first"))
+    )
+    fewshot = fewshot.sort_values("loss", ascending=False)
+    third = fewshot.iloc[: len(fewshot) // 3]
+    gap = (third["acc"] - chance).abs().max()
+    best = fewshot["acc"].max() - chance
+    print(f"\n== {task} (chance {chance:g}); {len(fewshot)} checkpoints, loss {fewshot['loss'].min():.3f}"
+          f"-{fewshot['loss'].max():.3f} nats")  # fmt: skip
+    print(f"few-shot: weaker third (loss >= {third['loss'].min():.3f}) at most {100 * gap:.1f} points from "
+          f"chance (target <= 3); strongest {100 * best:+.1f} points above chance (target >= 30)")  # fmt: skip
+
+    for link in LINKS:
+        elbows = elbows_by_amount(table, link=link, chance=chance)
+        tuned = elbows[elbows["data_amount"] > 0]
+        monotone = bool(np.all(np.diff(tuned["elbow"].to_numpy()) > 0))
+        span = tuned["data_amount"].max() / tuned["data_amount"].min() if len(tuned) else float("nan")
+        print(f"elbow fitted at each data amount alone, {link} link (90% Wald interval); finetuned elbows "
+              f"rise with D: {monotone} over {len(tuned)} amounts spanning {span:g}x")  # fmt: skip
+        for row in elbows.itertuples():
+            print(f"  D = {row.data_amount:>6g}: {row.elbow:.3f} [{row.lower:.3f}, {row.upper:.3f}]")
+
+    law = EmergenceLaw(chance=chance)
+    reference = float(
+        EmergenceLaw(shift="none", chance=chance).fit(table[table["data_amount"] == 0]).params_["elbow_d0"]
+    )
+    at_chance = fewshot.index[fewshot["loss"] > reference]
+    try:
+        predicted = law.fit(table[table["checkpoint"].isin(at_chance)]).emergence_point()
+        err = predicted.loss - reference
+        share = abs(err) / np.ptp(fewshot["loss"])
+        print(f"forecast from the {len(at_chance)} checkpoints still at chance few-shot: elbow "
+              f"{predicted.loss:.3f} [{predicted.loss_lower:.3f}, {predicted.loss_upper:.3f}] vs {reference:.3f} "
+              f"fitted on all few-shot results: error {err:+.3f} nats (target within 0.1), "
+              f"{100 * share:.1f}% of the loss range (target within 15%)")  # fmt: skip
+    except EmergenceError as exc:
+        print(f"forecast from the {len(at_chance)} checkpoints still at chance few-shot: none ({exc})")
+    try:
+        bt = backtest(table, law)
+        print(f"backtest by FLOPs cutoff: first emerged checkpoint at {bt.first_emerged_flops:.3g} FLOPs; "
+              f"{len(bt.cutoffs)} cutoffs")  # fmt: skip
+        for row in bt.cutoffs.itertuples():
+            print(f"  cutoff {row.cutoff_flops:.3g} ({row.n_checkpoints} checkpoints, advance "
+                  f"{row.advance_factor:.2f}x): error {row.error:+.3f} {row.note}")  # fmt: skip
+        print(f"  largest advance factor among successes: {bt.advance_factor:.2f}x (target >= 4)")
+    except EmergenceError as exc:
+        print(f"backtest: {exc}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("store", nargs="?", default=str(ROOT / "data" / "demo" / "store.sqlite"))
+    args = ap.parse_args()
+    with Store(args.store) as store:
+        results = store.results()
+    for task, (metric, chance) in TASKS.items():
+        try:
+            table = fit_table(results, task, metric)
+        except EmergenceError as exc:
+            print(f"\n== {task}: {exc}")
+            continue
+        report(table, task, chance)
+
+
+if __name__ == "__main__":
+    main()
