@@ -8,7 +8,7 @@ import pytest
 from emergence.config import CheckpointSpec, SweepSpec
 from emergence.errors import EmergenceError
 from emergence.harness.jobs import checkpoint_identity, expand_jobs
-from emergence.harness.run_job import evaluation_rows, load_checkpoint, run_job
+from emergence.harness.run_job import _train_split, evaluation_rows, load_checkpoint, run_job
 
 
 def test_pickled_weights_are_refused(tiny_ladder, tmp_path):
@@ -61,3 +61,11 @@ def test_a_job_runs_and_keeps_weights_only_when_asked(tiny_ladder, tiny_task, tm
     assert all(r["n_examples"] == 8 for r in out["evaluations"])
     assert out["finetune_s"] > 0 and out["evaluate_s"] > 0
     assert (tmp_path / job.run_id / "model.safetensors").is_file() == keep
+
+
+@pytest.mark.parametrize("shots,newlines", [(None, 3), (0, 0), (1, 1)])
+def test_finetuning_examples_carry_the_evaluations_shots(shots, newlines):
+    """finetune.prompt 'fewshot' hands the job's num_fewshot (None: the task's own 3) to the train split."""
+    examples = _train_split("toy_sum_qa", shots)
+    assert len(examples) == 2048
+    assert all(e["prompt"].count("\n") == newlines and e["target"].endswith("\n") for e in examples[:20])
