@@ -211,10 +211,9 @@ def run_jobs(
 def check_tasks(tasks: list[str]) -> None:
     """Load each task once (lm-eval's registry, the YAML and its data files); raises EmergenceError with
     the reason for the first that cannot be loaded, before anything is stored."""
-    from emergence.harness.evaluate import resolve_task
+    from emergence.harness.evaluate import _offline, resolve_task
 
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # as the jobs themselves run (see evaluate._offline)
-    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    _offline()  # as the jobs themselves run
     for task in tasks:
         spec, manager = resolve_task(task)
         try:
