@@ -211,13 +211,13 @@ def run_jobs(
 def check_tasks(tasks: list[str]) -> None:
     """Load each task once (lm-eval's registry, the YAML and its data files); raises EmergenceError with
     the reason for the first that cannot be loaded, before anything is stored."""
-    from emergence.harness.evaluate import _offline, resolve_task
+    from emergence.harness.evaluate import _fresh_task, _offline, resolve_task
 
     _offline()  # as the jobs themselves run
     for task in tasks:
         spec, manager = resolve_task(task)
         try:
-            manager.load([spec])
+            _fresh_task(spec, manager)  # evaluate's own loader: built once, reused by in-process jobs
         except Exception as exc:  # lm-eval raises KeyError for an unknown name, OSError for missing data
             raise EmergenceError(
                 f"task {task} cannot be loaded ({one_line(exc)}); give an lm-eval task name or a task "
