@@ -21,7 +21,7 @@ import numpy as np
 
 from emergence.errors import EmergenceError
 from emergence.forecast import fit_table
-from emergence.law import EmergenceLaw, backtest, elbows_by_amount
+from emergence.law import EmergenceLaw, backtest, elbows_by_amount, forecast_before_emergence
 from emergence.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,20 +56,14 @@ def report(table, task: str, chance: float) -> None:
             print(f"  D = {row.data_amount:>6g}: {row.elbow:.3f} [{row.lower:.3f}, {row.upper:.3f}]")
 
     law = EmergenceLaw(chance=chance)
-    reference = float(
-        EmergenceLaw(shift="none", chance=chance).fit(table[table["data_amount"] == 0]).params_["elbow_d0"]
-    )
-    at_chance = fewshot.index[fewshot["loss"] > reference]
     try:
-        predicted = law.fit(table[table["checkpoint"].isin(at_chance)]).emergence_point()
-        err = predicted.loss - reference
-        share = abs(err) / np.ptp(fewshot["loss"])
-        print(f"forecast from the {len(at_chance)} checkpoints still at chance few-shot: elbow "
-              f"{predicted.loss:.3f} [{predicted.loss_lower:.3f}, {predicted.loss_upper:.3f}] vs {reference:.3f} "
-              f"fitted on all few-shot results: error {err:+.3f} nats (target within 0.1), "
-              f"{100 * share:.1f}% of the loss range (target within 15%)")  # fmt: skip
+        f = forecast_before_emergence(table, law)
+        print(f"forecast from the {f['n_checkpoints']} checkpoints still at chance few-shot: elbow "
+              f"{f['predicted_elbow']:.3f} [{f['lower']:.3f}, {f['upper']:.3f}] vs {f['reference_elbow']:.3f} "
+              f"fitted on all few-shot results: error {f['error']:+.3f} nats (target within 0.1), "
+              f"{100 * abs(f['error']) / f['loss_range']:.1f}% of the loss range (target within 15%)")  # fmt: skip
     except EmergenceError as exc:
-        print(f"forecast from the {len(at_chance)} checkpoints still at chance few-shot: none ({exc})")
+        print(f"forecast from the checkpoints still at chance few-shot: none ({exc})")
     try:
         bt = backtest(table, law)
         print(f"backtest by FLOPs cutoff: first emerged checkpoint at {bt.first_emerged_flops:.3g} FLOPs; "

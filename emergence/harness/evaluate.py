@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import copy
 import functools
+import hashlib
 import json
 import math
 import os
@@ -67,7 +68,8 @@ def _speed_up_lm_eval() -> None:
     each (template, document) is rendered once and the text reused (documents of plain types only; the
     templates are deterministic). And simple_evaluate shells out to collect the machine's environment for
     its results (0.5 s a call), which a sweep never reads, and runs `git describe` in the current folder
-    (5 ms a call), which is asked once per folder.
+    (5 ms a call), which is asked once per folder. Its "building contexts" bar (one per evaluation) would
+    interleave with the sweep's own: off.
     """
     import lm_eval.api.task
     import lm_eval.evaluator
@@ -99,10 +101,59 @@ def _speed_up_lm_eval() -> None:
         return _fresh_literal(literal(text) if type(text) is str else ast.literal_eval(text))
 
     lm_eval.api.task.ast = types.SimpleNamespace(**{**vars(ast), "literal_eval": literal_eval})
+    lm_eval.api.task.tqdm = functools.partial(lm_eval.api.task.tqdm, disable=True)
+    lm_eval.api.task.Task.build_all_requests = _reused_requests(lm_eval.api.task.Task.build_all_requests)
     lm_eval.evaluator.add_env_info = lambda results: None
     describe = lm_eval.evaluator.get_git_commit_hash
     git_hash = functools.lru_cache(maxsize=64)(lambda folder: describe())
     lm_eval.evaluator.get_git_commit_hash = lambda: git_hash(os.getcwd())
+
+
+_BUILT_REQUESTS: dict[tuple, tuple[list[tuple], Any]] = {}
+"""Requests a task copy built, by its spec, config, few-shot sampler state and build arguments."""
+
+
+def _reused_requests(build):
+    """Task.build_all_requests that builds the requests of a task copy once and hands out fresh ones after.
+
+    A sweep evaluates the same task, limit and few-shot seed on every checkpoint, and lm-eval renders every
+    few-shot prompt anew each time (a seventh of an evaluation of the smallest toy model). The requests
+    depend only on the task as built, its config, the few-shot sampler's random state and the arguments,
+    so those are the key; a hit gets new Instances (new response lists, the documents copied) and leaves
+    the sampler in the state the build left it. Tasks not copied by _fresh_task, chat templates and
+    lm-eval's own request cache go the usual way.
+    """
+    from lm_eval.api.instance import Instance
+
+    def build_all_requests(self, **kwargs):
+        spec = getattr(self, "_emergence_spec", None)
+        if spec is None or kwargs.get("apply_chat_template") or kwargs.get("cache_requests"):
+            return build(self, **kwargs)
+        rnds = [getattr(self, "fewshot_rnd", None), getattr(getattr(self, "sampler", None), "rnd", None)]
+        try:
+            key = (spec, repr(self.config), repr(sorted(kwargs.items())), *(r and r.getstate() for r in rnds))
+            hash(key)
+        except TypeError:
+            return build(self, **kwargs)
+        if key not in _BUILT_REQUESTS:
+            build(self, **kwargs)
+            if len(_BUILT_REQUESTS) >= 16:
+                _BUILT_REQUESTS.pop(next(iter(_BUILT_REQUESTS)))
+            fields = [(i.request_type, i.doc, i.arguments, i.idx, i.metadata) for i in self._instances]
+            _BUILT_REQUESTS[key] = fields, [r and r.getstate() for r in rnds]
+            return None
+        fields, states = _BUILT_REQUESTS[key]
+        docs: dict[int, Any] = {}
+        self._instances = [
+            Instance(kind, docs.setdefault(id(doc), copy.copy(doc)), args, idx, meta)
+            for kind, doc, args, idx, meta in fields
+        ]
+        for r, state in zip(rnds, states, strict=True):
+            if r is not None:
+                r.setstate(state)
+        return None
+
+    return build_all_requests
 
 
 @functools.lru_cache(maxsize=8)
@@ -188,7 +239,9 @@ def _fresh_task(spec: str | dict, manager):
     if isinstance(dataset, dict):
         shared += list(dataset.values())
     try:
-        return copy.deepcopy(built, {id(x): x for x in shared if x is not None})
+        task = copy.deepcopy(built, {id(x): x for x in shared if x is not None})
+        task._emergence_spec = key  # its requests can be reused (_reused_requests)
+        return task
     except Exception:  # a task holding something that cannot be copied: build it anew, as lm-eval does
         del _BUILT_TASKS[key]
         return next(iter(manager.load([spec])["tasks"].values()))
@@ -284,6 +337,28 @@ def _prob_correct_target(lm, samples: list[dict]) -> float:
     return sum(math.exp(ll) for ll, _ in results) / len(results)
 
 
+_ENCODED: dict[tuple, dict[str, list[int]]] = {}
+"""Token ids of the strings evaluated so far, per tokenizer definition (see _encodings)."""
+
+
+def _encodings(tokenizer, add_bos_token: bool) -> dict[str, list[int]]:
+    """The table of a tokenizer's ids by string, shared by every tokenizer with the same definition.
+
+    What decides a string's ids: the fast tokenizer's whole definition (vocabulary, normalizer, pre- and
+    post-processing), its class and whether HFLM adds BOS. A tokenizer without a fast backend gets a table
+    of its own, for one call."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        return {}
+    key = (hashlib.sha1(backend.to_str().encode()).hexdigest(), type(tokenizer).__name__, add_bos_token)
+    if key not in _ENCODED and len(_ENCODED) >= 4:
+        _ENCODED.pop(next(iter(_ENCODED)))
+    known = _ENCODED.setdefault(key, {})
+    if len(known) > 200_000:
+        known.clear()
+    return known
+
+
 @functools.cache
 def _batch_tokenizing_hflm() -> type:
     """HFLM that tokenizes all of a loglikelihood call's strings in one batch before lm-eval runs it.
@@ -300,6 +375,7 @@ def _batch_tokenizing_hflm() -> type:
 
     class BatchTokenizingHFLM(HFLM):
         _encoded: dict[str, list[int]] = {}
+        """This call's strings and their ids (a view of the tokenizer's table in _ENCODED)."""
 
         _call_max_length: int | None = None
 
@@ -322,7 +398,12 @@ def _batch_tokenizing_hflm() -> type:
             return self._call_max_length or HFLM.max_length.fget(self)
 
         def _encode_all(self, pairs: list[tuple[str, str]]) -> dict[str, list[int]]:
-            """Ids of every string that TemplateLM._encode_pair encodes with default special tokens."""
+            """Ids of every string that TemplateLM._encode_pair encodes with default special tokens.
+
+            Strings this tokenizer (the same vocabulary and settings, loaded anew for each checkpoint of a
+            sweep) has encoded before are looked up, not encoded again: a sweep asks for the same prompts
+            on every checkpoint."""
+            known = _encodings(self.tokenizer, self.add_bos_token)
             strings: dict[str, None] = {}
             for context, continuation in pairs:
                 if not context:
@@ -333,15 +414,14 @@ def _batch_tokenizing_hflm() -> type:
                 strings[context] = strings[context + continuation] = None
             bos = self.tokenizer.decode(self.prefix_token_id)
             groups: dict[tuple, list[str]] = {}
-            for string in strings:  # the keyword arguments HFLM.tok_encode would pass for it
+            for string in strings.keys() - known.keys():  # the keyword arguments HFLM.tok_encode passes
                 kwargs = _add_special_kwargs(None, self.add_bos_token)
                 if has_bos_prefix(string, bos):
                     kwargs["add_special_tokens"] = False
                 groups.setdefault(tuple(sorted(kwargs.items())), []).append(string)
-            encoded = {}
             for kwargs, group in groups.items():
-                encoded.update(zip(group, self.tokenizer(group, **dict(kwargs))["input_ids"], strict=True))
-            return encoded
+                known.update(zip(group, self.tokenizer(group, **dict(kwargs))["input_ids"], strict=True))
+            return known
 
         def tok_encode(self, string, add_special_tokens=None, left_truncate_len=None, **kwargs):
             ids = self._encoded.get(string) if add_special_tokens is None and not kwargs else None

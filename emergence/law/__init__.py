@@ -1,6 +1,6 @@
 """Emergence-law engine: fit, uncertainty, loss-vs-compute laws and backtests (pure math on tables)."""
 
-from emergence.law.backtest import BacktestResult, backtest, elbows_by_amount
+from emergence.law.backtest import BacktestResult, backtest, elbows_by_amount, forecast_before_emergence
 from emergence.law.emergence_law import EmergenceLaw, validate_table
 from emergence.law.loss_law import ComputeLossLaw, LossLawResult, ParamsTokensLossLaw
 from emergence.law.result import EmergenceLawResult, EmergencePoint
@@ -15,5 +15,6 @@ __all__ = [
     "ParamsTokensLossLaw",
     "backtest",
     "elbows_by_amount",
+    "forecast_before_emergence",
     "validate_table",
 ]

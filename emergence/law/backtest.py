@@ -100,6 +100,36 @@ def elbows_by_amount(
     return pd.DataFrame(rows, columns=["data_amount", "elbow", "lower", "upper"])
 
 
+def forecast_before_emergence(
+    table: pd.DataFrame, law: EmergenceLaw | None = None, alpha: float = 0.1, method: str = "auto"
+) -> dict:
+    """The few-shot elbow forecast from the checkpoints still at chance few-shot, against the elbow fitted
+    on all few-shot results (the paper's test by loss rather than by FLOPs).
+
+    The reference elbow is fitted on every checkpoint's few-shot rows; the checkpoints whose pretraining
+    loss lies above it (not yet emerged) keep all their rows, few-shot and finetuned, and the law fitted on
+    them alone forecasts the few-shot elbow. Raises NoElbowFound when those rows cannot place one.
+    """
+    law = law or EmergenceLaw()
+    t = validate_table(table)
+    fewshot = t[t["data_amount"] == 0]
+    reference = float(
+        EmergenceLaw(link=law.link, shift="none", chance=law.chance).fit(fewshot).params_["elbow_d0"]
+    )
+    losses = t.groupby("checkpoint")["pretraining_loss"].first()
+    before = losses.index[losses > reference]
+    pt = law.fit(t[t["checkpoint"].isin(before)]).emergence_point(alpha=alpha, method=method)
+    return {
+        "reference_elbow": reference,
+        "predicted_elbow": pt.loss,
+        "lower": pt.loss_lower,
+        "upper": pt.loss_upper,
+        "error": pt.loss - reference,
+        "n_checkpoints": int(len(before)),
+        "loss_range": float(np.ptp(losses)),
+    }
+
+
 def backtest(
     table: pd.DataFrame,
     law: EmergenceLaw | None = None,

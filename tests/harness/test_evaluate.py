@@ -76,22 +76,38 @@ def _lm_eval_run(lm, task, **kwargs) -> dict:
     "task,kwargs", [("toy_sum_choice", dict(limit=12)), ("toy_sum_qa", dict(limit=6, num_fewshot=2))]
 )
 def test_cached_task_and_batch_tokenizing_hflm_match_plain_lm_eval(model_and_tok, task, kwargs):
-    """evaluate()'s speed-ups (a task built once and copied, requests tokenized in one batch) leave lm-eval's
-    scores and per-sample log-likelihoods exactly as plain HFLM on a freshly loaded task gives them."""
+    """evaluate()'s speed-ups (a task built once and copied, its requests built once and reused, strings
+    tokenized in one batch and once per tokenizer) leave lm-eval's scores and per-sample log-likelihoods
+    exactly as plain HFLM on a freshly loaded task gives them, the first time and every time after."""
     from lm_eval.models.huggingface import HFLM
 
-    from emergence.harness.evaluate import _batch_tokenizing_hflm, _fresh_task, resolve_task
+    from emergence.harness.evaluate import (
+        _BUILT_REQUESTS,
+        _batch_tokenizing_hflm,
+        _fresh_task,
+        _speed_up_lm_eval,
+        resolve_task,
+    )
 
     model, tok = model_and_tok
     spec, manager = resolve_task(task)
     plain = _lm_eval_run(
         HFLM(pretrained=model, tokenizer=tok, batch_size=8), spec, task_manager=manager, **kwargs
     )
+    _speed_up_lm_eval()
+    _BUILT_REQUESTS.clear()
     fast_lm = _batch_tokenizing_hflm()(pretrained=model, tokenizer=tok, batch_size=8)
     _lm_eval_run(fast_lm, _fresh_task(spec, manager), limit=3, num_fewshot=1, fewshot_random_seed=7)  # dirty
-    fast = _lm_eval_run(fast_lm, _fresh_task(spec, manager), **kwargs)
-    assert fast["results"] == plain["results"]
-    assert fast["samples"] == plain["samples"]  # args, resps (log-likelihoods or generations), metrics
+    for _ in range(2):  # requests built, then reused
+        fast = _lm_eval_run(fast_lm, _fresh_task(spec, manager), **kwargs)
+        assert fast["results"] == plain["results"]
+        assert fast["samples"] == plain["samples"]  # args, resps (log-likelihoods or generations), metrics
+    assert len(_BUILT_REQUESTS) == 2  # the dirty run's and these
+    other_seed = _lm_eval_run(fast_lm, _fresh_task(spec, manager), fewshot_random_seed=3, **kwargs)
+    assert (
+        len(_BUILT_REQUESTS) == 3
+        and other_seed["samples"][0]["arguments"] != plain["samples"][0]["arguments"]
+    )
 
 
 @pytest.mark.parametrize("add_bos", [False, True])

@@ -106,7 +106,10 @@ toy_sum_choice: the same skill as a 4-way multiple choice."""
 
 TASK_SEED = 1234
 N_TRAIN = 2048
-N_TEST = 500
+N_TEST = {"toy_sum_qa": 500, "toy_sum_choice": 2000}
+"""Test items per task. The multiple choice has more: at chance its accuracy scatters by binomial noise
+(sd 1.9 points over 500 items, 1.0 over 2,000), while exact match at chance is exactly 0. Its first 500
+are drawn before the train pool and the rest after it, so the pool is the same whatever the test size."""
 
 
 def _choices(rng: random.Random, a: int, b: int) -> tuple[list[str], int]:
@@ -135,7 +138,10 @@ def task_docs(task: str, seed: int = TASK_SEED) -> dict[str, list[dict]]:
     # Only sums whose units carry: without the carry a model that adds digit by digit, blind to the
     # column before, would score, and the weakest checkpoints would sit above chance.
     pairs = [(a, b) for a, b in pairs if carries(a, b)]
-    split = {"test": pairs[:N_TEST], "train": pairs[N_TEST : N_TEST + N_TRAIN]}
+    if task not in N_TEST:
+        raise ValueError(f"unknown toy task {task!r}; known: {', '.join(TASKS)}")
+    end = 500 + N_TRAIN
+    split = {"test": pairs[:500], "train": pairs[500:end], "more_test": pairs[end : end + N_TEST[task] - 500]}
     docs: dict[str, list[dict]] = {}
     for name, items in split.items():
         rows = []
@@ -143,10 +149,9 @@ def task_docs(task: str, seed: int = TASK_SEED) -> dict[str, list[dict]]:
             row = {"a": a, "b": b, "question": f"{a}+{b}=", "answer": reversed_sum(a, b)}
             if task == "toy_sum_choice":
                 row["choices"], row["label"] = _choices(rng, a, b)
-            elif task != "toy_sum_qa":
-                raise ValueError(f"unknown toy task {task!r}; known: {', '.join(TASKS)}")
             rows.append(row)
         docs[name] = rows
+    docs["test"] += docs.pop("more_test")
     return docs
 
 
