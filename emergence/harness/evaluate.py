@@ -305,34 +305,40 @@ def _primary_metric(task_results: dict) -> tuple[str, str]:
     return keys[0].split(",")[0], keys[0]
 
 
-def _prob_correct_choice(samples: list[dict]) -> float:
-    """Mean softmax probability, over the choices, of the right choice (from logged log-likelihoods)."""
+def _answered(task) -> list[tuple[dict, list]]:
+    """Each evaluated document with its requests in order, answered (read off the task after lm-eval ran,
+    rather than from logged samples: logging hashes and serialises every document, a tenth of an
+    evaluation of the smallest toy model)."""
+    by_doc: dict[int, list] = {}
+    for inst in task.instances:
+        by_doc.setdefault(inst.doc_id, []).append(inst)
+    return [(reqs[0].doc, sorted(reqs, key=lambda r: r.idx)) for _, reqs in sorted(by_doc.items())]
+
+
+def _prob_correct_choice(task, answered: list[tuple[dict, list]]) -> float:
+    """Mean softmax probability, over the choices, of the right choice (from the log-likelihoods)."""
     probs = []
-    for s in samples:
-        lls = [float(r[0][0]) if isinstance(r[0], (list, tuple)) else float(r[0]) for r in s["resps"]]
+    for doc, reqs in answered:
+        lls = [float(r.resps[0][0]) for r in reqs]
+        gold = task.doc_to_target(doc)
+        gold = task.doc_to_choice(doc).index(gold) if isinstance(gold, str) else int(gold)
         top = max(lls)
         z = sum(math.exp(x - top) for x in lls)
-        probs.append(math.exp(lls[int(s["target"])] - top) / z)
+        probs.append(math.exp(lls[gold] - top) / z)
     return sum(probs) / len(probs)
 
 
-def _prob_correct_target(lm, samples: list[dict]) -> float:
+def _prob_correct_target(lm, task, answered: list[tuple[dict, list]]) -> float:
     """Mean probability of the exact target (and the stop string after it) given the prompt."""
     from lm_eval.api.instance import Instance
 
     requests = []
-    for i, s in enumerate(samples):
-        context, gen_kwargs = s["arguments"][0][0], s["arguments"][0][1]
+    for i, (doc, reqs) in enumerate(answered):
+        context, gen_kwargs = reqs[0].arguments[0], reqs[0].arguments[1]
         until = gen_kwargs.get("until") or [""]
         stop = until[0] if isinstance(until, list) else until
-        requests.append(
-            Instance(
-                request_type="loglikelihood",
-                doc=s["doc"],
-                arguments=(context, str(s["target"]) + stop),
-                idx=i,
-            )
-        )
+        target = str(task.doc_to_target(doc)) + stop
+        requests.append(Instance(request_type="loglikelihood", doc=doc, arguments=(context, target), idx=i))
     results = lm.loglikelihood(requests, disable_tqdm=True)
     return sum(math.exp(ll) for ll, _ in results) / len(results)
 
@@ -472,7 +478,7 @@ def evaluate(
         task_manager=manager,
         num_fewshot=num_fewshot,
         limit=limit,
-        log_samples=True,
+        log_samples=False,
         bootstrap_iters=0,
         random_seed=seed,
         numpy_random_seed=seed,
@@ -483,12 +489,12 @@ def evaluate(
     name = next(iter(res["results"]))
     task_results = res["results"][name]
     metric, key = _primary_metric(task_results)
-    samples = res["samples"][name]
+    answered = _answered(task_obj)
     output_type = res["configs"][name]["output_type"]
     if output_type == "multiple_choice":
-        prob = _prob_correct_choice(samples)
+        prob = _prob_correct_choice(task_obj, answered)
     elif output_type == "generate_until":
-        prob = _prob_correct_target(lm, samples)
+        prob = _prob_correct_target(lm, task_obj, answered)
     else:
         prob = float("nan")
     stderr = task_results.get(key.replace(",", "_stderr,", 1))
@@ -497,7 +503,7 @@ def evaluate(
         "metric": metric,
         "value": float(task_results[key]),
         "stderr": float(stderr) if isinstance(stderr, (int, float)) else float("nan"),
-        "n_examples": len(samples),
+        "n_examples": len(answered),
         "num_fewshot": int(res["configs"][name].get("num_fewshot") or 0),
         "prob_correct": float(prob),
     }

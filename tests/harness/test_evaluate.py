@@ -150,3 +150,37 @@ def test_a_built_task_is_reused_until_its_files_change(tmp_path):
     assert _load_task(path).get_config("num_fewshot") == first.get_config("num_fewshot")  # nothing leaks
     write_task(tmp_path / "task", n_test=8)
     assert len(_load_task(path).eval_docs) == 8
+
+
+@pytest.mark.parametrize("task", ["toy_sum_choice", "toy_sum_qa"])
+def test_prob_correct_matches_lm_evals_logged_samples(model_and_tok, task):
+    """prob_correct, read off the answered requests, is what lm-eval's own logged samples give."""
+    import math
+
+    from lm_eval.api.instance import Instance
+    from lm_eval.models.huggingface import HFLM
+
+    from emergence.harness.evaluate import resolve_task
+
+    model, tok = model_and_tok
+    spec, manager = resolve_task(task)
+    lm = HFLM(pretrained=model, tokenizer=tok, batch_size=8)
+    plain = _lm_eval_run(lm, spec, task_manager=manager, limit=10, num_fewshot=2, fewshot_random_seed=0)
+    samples = plain["samples"]
+    if task == "toy_sum_choice":
+        probs = []
+        for s in samples:
+            lls = [r[0][0] for r in s["resps"]]
+            probs.append(math.exp(lls[int(s["target"])]) / sum(math.exp(x) for x in lls))
+    else:
+        requests = [
+            Instance("loglikelihood", s["doc"], (s["arguments"][0][0], s["target"] + "\n"), i)
+            for i, s in enumerate(samples)
+        ]
+        probs = [math.exp(ll) for ll, _ in lm.loglikelihood(requests, disable_tqdm=True)]
+    r = evaluate(model, tok, task, limit=10, num_fewshot=2)
+    assert r["n_examples"] == len(samples) == 10
+    assert r["prob_correct"] == pytest.approx(sum(probs) / len(probs), rel=1e-6)
+    assert (
+        r["value"] == plain["results"][next(k for k in plain["results"] if k.startswith(r["metric"] + ","))]
+    )
