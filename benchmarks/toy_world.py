@@ -39,11 +39,16 @@ def report(table, task: str, chance: float) -> None:
     fewshot = fewshot.sort_values("loss", ascending=False)
     third = fewshot.iloc[: len(fewshot) // 3]
     gap = (third["acc"] - chance).abs().max()
+    mean_gap = third["acc"].mean() - chance
     best = fewshot["acc"].max() - chance
     print(f"\n== {task} (chance {chance:g}); {len(fewshot)} checkpoints, loss {fewshot['loss'].min():.3f}"
           f"-{fewshot['loss'].max():.3f} nats")  # fmt: skip
     print(f"few-shot: weaker third (loss >= {third['loss'].min():.3f}) at most {100 * gap:.1f} points from "
-          f"chance (target <= 3); strongest {100 * best:+.1f} points above chance (target >= 30)")  # fmt: skip
+          f"chance (target <= 3), {100 * mean_gap:+.1f} on average; strongest {100 * best:+.1f} points above "
+          f"chance (target >= 30)")  # fmt: skip
+    worst = (third["acc"] - chance).abs().sort_values(ascending=False).index[:3]
+    print("  furthest from chance: " + ", ".join(
+        f"{c} (loss {third.loc[c, 'loss']:.3f}) {third.loc[c, 'acc']:.3f}" for c in worst))  # fmt: skip
 
     for link in LINKS:
         elbows = elbows_by_amount(table, link=link, chance=chance)
@@ -55,25 +60,26 @@ def report(table, task: str, chance: float) -> None:
         for row in elbows.itertuples():
             print(f"  D = {row.data_amount:>6g}: {row.elbow:.3f} [{row.lower:.3f}, {row.upper:.3f}]")
 
-    law = EmergenceLaw(chance=chance)
-    try:
-        f = forecast_before_emergence(table, law)
-        print(f"forecast from the {f['n_checkpoints']} checkpoints still at chance few-shot: elbow "
-              f"{f['predicted_elbow']:.3f} [{f['lower']:.3f}, {f['upper']:.3f}] vs {f['reference_elbow']:.3f} "
-              f"fitted on all few-shot results: error {f['error']:+.3f} nats (target within 0.1), "
-              f"{100 * abs(f['error']) / f['loss_range']:.1f}% of the loss range (target within 15%)")  # fmt: skip
-    except EmergenceError as exc:
-        print(f"forecast from the checkpoints still at chance few-shot: none ({exc})")
-    try:
-        bt = backtest(table, law)
-        print(f"backtest by FLOPs cutoff: first emerged checkpoint at {bt.first_emerged_flops:.3g} FLOPs; "
-              f"{len(bt.cutoffs)} cutoffs")  # fmt: skip
-        for row in bt.cutoffs.itertuples():
-            print(f"  cutoff {row.cutoff_flops:.3g} ({row.n_checkpoints} checkpoints, advance "
-                  f"{row.advance_factor:.2f}x): error {row.error:+.3f} {row.note}")  # fmt: skip
-        print(f"  largest advance factor among successes: {bt.advance_factor:.2f}x (target >= 4)")
-    except EmergenceError as exc:
-        print(f"backtest: {exc}")
+    for link in LINKS:
+        law = EmergenceLaw(link=link, chance=chance)
+        try:
+            f = forecast_before_emergence(table, law)
+            print(f"forecast ({link}) from the {f['n_checkpoints']} checkpoints still at chance few-shot: elbow "
+                  f"{f['predicted_elbow']:.3f} [{f['lower']:.3f}, {f['upper']:.3f}] vs {f['reference_elbow']:.3f} "
+                  f"fitted on all few-shot results: error {f['error']:+.3f} nats (target within 0.1), "
+                  f"{100 * abs(f['error']) / f['loss_range']:.1f}% of the loss range (target within 15%)")  # fmt: skip
+        except EmergenceError as exc:
+            print(f"forecast ({link}) from the checkpoints still at chance few-shot: none ({exc})")
+        try:
+            bt = backtest(table, law)
+            print(f"backtest ({link}) by FLOPs cutoff: first emerged checkpoint at {bt.first_emerged_flops:.3g} "
+                  f"FLOPs; {len(bt.cutoffs)} cutoffs")  # fmt: skip
+            for row in bt.cutoffs.itertuples():
+                print(f"  cutoff {row.cutoff_flops:.3g} ({row.n_checkpoints} checkpoints, advance "
+                      f"{row.advance_factor:.2f}x): error {row.error:+.3f} {row.note}")  # fmt: skip
+            print(f"  largest advance factor among successes: {bt.advance_factor:.2f}x (target >= 4)")
+        except EmergenceError as exc:
+            print(f"backtest ({link}): {exc}")
 
 
 def main() -> None:

@@ -32,8 +32,10 @@ def results():
 def test_fewshot_emergence(results, task):
     metric, chance = TASKS[task]
     t = fit_table(results, task, metric)
-    fewshot = t[t["data_amount"] == 0].groupby("checkpoint").agg(
-        loss=("pretraining_loss", "first"), acc=("accuracy", "mean")
+    fewshot = (
+        t[t["data_amount"] == 0]
+        .groupby("checkpoint")
+        .agg(loss=("pretraining_loss", "first"), acc=("accuracy", "mean"))
     )
     fewshot = fewshot.sort_values("loss", ascending=False)
     weak = fewshot.iloc[: len(fewshot) // 3]
@@ -50,7 +52,11 @@ def test_finetuning_moves_the_elbow_to_higher_loss(results, task):
     assert np.all(np.diff(tuned["elbow"].to_numpy()) > 0)
 
 
-def test_forecast_from_checkpoints_at_chance_lands_near_the_fewshot_elbow(results):
-    f = forecast_before_emergence(fit_table(results, "toy_sum_qa", "exact_match"), EmergenceLaw(chance=0.0))
+@pytest.mark.parametrize(
+    "task,link", [("toy_sum_qa", "relu"), ("toy_sum_qa", "sigmoid"), ("toy_sum_choice", "sigmoid")]
+)
+def test_forecast_from_checkpoints_at_chance_lands_near_the_fewshot_elbow(results, task, link):
+    metric, chance = TASKS[task]
+    f = forecast_before_emergence(fit_table(results, task, metric), EmergenceLaw(link=link, chance=chance))
     assert abs(f["error"]) <= 0.1 and abs(f["error"]) <= 0.15 * f["loss_range"]
     assert f["lower"] <= f["reference_elbow"] <= f["upper"]
