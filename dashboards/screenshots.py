@@ -1,6 +1,7 @@
 """A real-browser check of the dashboard: serve it on loopback, load each page in headless Chromium, save PNGs.
 
     python dashboards/screenshots.py [--store PATH] [--out DIR] [--readme docs/dashboard-benchmark.png]
+                                     [--task toy_sum_qa]
 
 Without --store it builds a simulated store (dashboards/demo_store.py) in a temporary folder. Needs Debian's
 ``chromium`` (``apt-get install -y chromium``). Prints one line per page: the PNG and its size.
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -109,6 +111,7 @@ def main() -> None:
     parser.add_argument("--store", type=Path, help="the store to show (default: a simulated one)")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "screenshots")
     parser.add_argument("--readme", type=Path, help="also save a small benchmark-page PNG here")
+    parser.add_argument("--task", help="the benchmark that PNG shows (default: the page's first)")
     parser.add_argument("--pages", nargs="*", default=list(PAGES))
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -139,8 +142,11 @@ def main() -> None:
                 print(f"{name:14s} {png}  {png.stat().st_size / 1024:.0f} KiB  {check(url)}")
             if args.readme:
                 args.readme.parent.mkdir(parents=True, exist_ok=True)
+                query = f"?task={urllib.parse.quote(args.task)}" if args.task else ""
                 chromium(
-                    f"http://127.0.0.1:{port}/benchmark", f"--screenshot={args.readme}", size="1200,1400"
+                    f"http://127.0.0.1:{port}/benchmark{query}",
+                    f"--screenshot={args.readme}",
+                    size="1200,1400",
                 )
                 print(f"{'readme':14s} {args.readme}  {args.readme.stat().st_size / 1024:.0f} KiB")
         finally:
