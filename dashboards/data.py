@@ -155,8 +155,9 @@ def doc_chance(doc: dict | None) -> float | None:
 def trust_mark(doc: dict | None) -> dict:
     """How far to trust a forecast, from its backtest: a mark (high, medium, low, untested) and a detail line.
 
-    high: median backtest error at most 0.05 nats and at least 80% of cutoffs within 0.1 nats (the paper's
-    success); medium: median error at most 0.1 nats; low: otherwise.
+    high: median backtest error at most 0.05 nats over at least 3 fitted cutoffs, at least 80% of them within
+    0.1 nats (the paper's success); medium: median error at most 0.1 nats (or a lower error from fewer
+    than 3 fitted cutoffs: one good prediction is not a track record); low: otherwise.
     """
     bt = (doc or {}).get("backtest") or {}
     if bt.get("status") != "done":
@@ -164,16 +165,17 @@ def trust_mark(doc: dict | None) -> dict:
         return {"mark": "untested", "detail": reason, "median_error": None, "advance": None}
     err, rate, adv = bt.get("median_error_nats"), bt.get("success_rate"), bt.get("advance_factor")
     n = len(bt.get("cutoffs") or [])
+    fitted = sum(c.get("error_nats") is not None for c in bt.get("cutoffs") or [])
     if err is None:
         mark = "low"
-    elif err <= 0.05 and (rate is None or rate >= 0.8):
+    elif err <= 0.05 and (rate is None or rate >= 0.8) and fitted >= 3:
         mark = "high"
     elif err <= 0.1:
         mark = "medium"
     else:
         mark = "low"
     parts = [f"median error {err:.3f} nats" if err is not None else "no successful cutoff"]
-    parts.append(f"{n} cutoffs")
+    parts.append(f"{fitted} of {n} cutoffs fitted")
     if rate is not None:
         parts.append(f"{rate:.0%} within {bt.get('success_threshold_nats', 0.1):g} nats")
     if adv:

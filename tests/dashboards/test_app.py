@@ -256,3 +256,24 @@ def test_loopback_config_ships_with_the_dashboard():
 def test_simulated_store_matches_the_results_table(store):
     res = Store(store).results()
     assert isinstance(res, pd.DataFrame) and res["task"].nunique() == 4
+
+
+def test_one_good_cutoff_is_not_a_high_trust_backtest():
+    from dashboards import data
+
+    def doc(errors):
+        cutoffs = [{"error_nats": e} for e in errors]
+        fitted = [e for e in errors if e is not None]
+        return {
+            "backtest": {
+                "status": "done",
+                "cutoffs": cutoffs,
+                "median_error_nats": float(pd.Series(fitted).median()),
+                "success_rate": sum(e <= 0.1 for e in fitted) / len(fitted),
+            }
+        }
+
+    one = data.trust_mark(doc([None, None, 0.038]))
+    assert one["mark"] == "medium" and "1 of 3 cutoffs fitted" in one["detail"]
+    assert data.trust_mark(doc([0.02, 0.04, 0.03]))["mark"] == "high"
+    assert data.trust_mark(doc([0.2, 0.3, 0.25]))["mark"] == "low"
