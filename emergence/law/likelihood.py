@@ -9,7 +9,6 @@ log-likelihood). Maximised by bounded SLSQP from several data-driven starts.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 
 import numpy as np
 from scipy.optimize import minimize
@@ -271,8 +270,8 @@ def fit_problem(prob: Problem, candidates: list[np.ndarray], n_keep: int):
     -0.32 nats (objective -36.3) while a start ranked lower reached 0.82 (objective -51).
     """
     short = [optimise(prob, x, tight=False, ftol=1e-4, maxiter=25) for x in candidates]
-    short = [r for r in short if np.isfinite(r.fun)] or [SimpleNamespace(x=x, fun=0.0) for x in candidates]
-    scored = [r.x for r in sorted(short, key=lambda r: r.fun)[: max(n_keep, 1)]]
+    short.sort(key=lambda r: r.fun if np.isfinite(r.fun) else np.inf)
+    scored = [r.x for r in short[: max(n_keep, 1)]]
     runs = [optimise(prob, x) for x in scored]
     runs = [r for r in runs if np.isfinite(r.fun)]
     if not runs:
@@ -280,11 +279,6 @@ def fit_problem(prob: Problem, candidates: list[np.ndarray], n_keep: int):
     best = min(runs, key=lambda r: r.fun)
     agree = sum(abs(r.fun - best.fun) < 1e-3 for r in runs)
     return best, agree
-
-
-def _safe_nll(prob: Problem, x: np.ndarray) -> float:
-    v = prob.nll(x)
-    return v if np.isfinite(v) else np.inf
 
 
 def starts(prob: Problem) -> list[np.ndarray]:
