@@ -576,20 +576,35 @@ def forecast(
 def backtest(task, metric, store_path, as_json, **fit_options):
     """The paper's backtest on the store's results: hold out checkpoints above each FLOPs cutoff, predict
     the few-shot elbow, compare with the elbow fitted on all few-shot results (success: within 0.1 nats).
+    Also the same test by loss: the elbow forecast from every checkpoint still at chance few-shot.
 
     Exits 1 when the backtest cannot run (e.g. no few-shot results above the elbow).
     """
-    from emergence.forecast import backtest_section, choose_pair, fit_table
+    from emergence.forecast import backtest_section, choose_pair, fit_table, run_before_emergence
     from emergence.store import Store
 
     options = _options(**fit_options)
     with Store(store_path) as st:
         results = st.results(task, metric)
         task, metric = choose_pair(results, task, metric)
-        section, _ = backtest_section(fit_table(results, task, metric), options)
+    table = fit_table(results, task, metric)
+    section, _ = backtest_section(table, options)
+    before = run_before_emergence(table, options)
     if as_json:
-        _echo_json({"task": task, "metric": metric, **section})
-    elif section["status"] != "done":
+        _echo_json({"task": task, "metric": metric, **section, "before_emergence": before})
+        if section["status"] != "done":
+            sys.exit(1)
+        return
+    if before["status"] == "done":
+        click.echo(
+            f"{task}/{metric}: from the {before['n_checkpoints']} checkpoints still at chance few-shot, the "
+            f"few-shot elbow is forecast at {before['predicted_elbow']:.3f} [{before['lower']:.3f}, "
+            f"{before['upper']:.3f}] nats; fitted on all few-shot results it is {before['reference_elbow']:.3f} "
+            f"(error {before['error']:+.3f} nats, {'within' if before['success'] else 'outside'} 0.1)"
+        )
+    else:
+        click.echo(f"{task}/{metric}: no forecast from the checkpoints still at chance: {before['reason']}")
+    if section["status"] != "done":
         click.echo(f"{task}/{metric}: backtest skipped: {section['reason']}")
     else:
         click.echo(

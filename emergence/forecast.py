@@ -330,6 +330,21 @@ def run_backtest(table: pd.DataFrame, options: FitOptions = FitOptions()):
     return backtest(table, law, tolerance=SUCCESS_NATS, alpha=options.alpha)
 
 
+def run_before_emergence(table: pd.DataFrame, options: FitOptions = FitOptions()) -> dict:
+    """The few-shot elbow forecast from the checkpoints still at chance few-shot, against the elbow fitted
+    on all few-shot results (emergence.law.forecast_before_emergence, with the forecast's law):
+    {"status": "done", ...} or {"status": "skipped", "reason": ...}."""
+    from emergence.law import EmergenceLaw, forecast_before_emergence
+
+    options = effective_options(table, options)
+    law = EmergenceLaw(link=options.link, shift=options.shift, d0=options.d0, chance=options.chance)
+    try:
+        found = forecast_before_emergence(table, law, alpha=options.alpha)
+    except EmergenceError as exc:
+        return {"status": "skipped", "reason": str(exc)}
+    return {"status": "done", "reason": None, **plain(found), "success": abs(found["error"]) <= SUCCESS_NATS}
+
+
 # -- the document -----------------------------------------------------------------------------------------
 def _law_section(result, d: dict, options: FitOptions, comparison: list[dict] | None) -> dict:
     boot = d.get("bootstrap") or {}
