@@ -41,12 +41,16 @@ def test_fewshot_emergence(results, task):
     weak = fewshot.iloc[: len(fewshot) // 3]
     assert abs(weak["acc"].mean() - chance) <= 0.03
     assert fewshot["acc"].max() - chance >= 0.30
+    if task == "toy_sum_qa":  # each weak checkpoint too (the multiple choice's are up to 6.4 points off)
+        assert (weak["acc"] - chance).abs().max() <= 0.03
 
 
-@pytest.mark.parametrize("task", TASKS)
-def test_finetuning_moves_the_elbow_to_higher_loss(results, task):
+@pytest.mark.parametrize(
+    "task,link", [("toy_sum_qa", "relu"), ("toy_sum_qa", "sigmoid"), ("toy_sum_choice", "sigmoid")]
+)
+def test_finetuning_moves_the_elbow_to_higher_loss(results, task, link):
     metric, chance = TASKS[task]
-    elbows = elbows_by_amount(fit_table(results, task, metric), link="sigmoid", chance=chance)
+    elbows = elbows_by_amount(fit_table(results, task, metric), link=link, chance=chance)
     tuned = elbows[elbows["data_amount"] > 0]
     assert len(tuned) >= 4 and tuned["data_amount"].max() / tuned["data_amount"].min() >= 30
     assert np.all(np.diff(tuned["elbow"].to_numpy()) > 0)
