@@ -543,7 +543,7 @@ def forecast(
     options = _options(**fit_options, backtest=not no_backtest)
     labels = ["emergence law", "loss law", "backtest", "budgets", "document"]
     with Store(store_path) as st:
-        task, metric = choose_pair(st.results(task, metric), task, metric)
+        task, metric = choose_pair(st.results(), task, metric)  # all: an error lists the choices
         with _progress(len(labels), f"forecast {task}") as bar:
             doc = make_forecast(
                 st,
@@ -585,7 +585,7 @@ def backtest(task, metric, store_path, as_json, **fit_options):
 
     options = _options(**fit_options)
     with Store(store_path) as st:
-        results = st.results(task, metric)
+        results = st.results()  # all of them, so that an unknown task's error lists the choices
         task, metric = choose_pair(results, task, metric)
     table = fit_table(results, task, metric)
     section, _ = backtest_section(table, options)

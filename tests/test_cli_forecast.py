@@ -128,3 +128,10 @@ def test_backtest_also_forecasts_from_the_checkpoints_still_at_chance(capsys):
     mc = ["--task", "toy_sum_choice", "--metric", "acc", "--chance", "0.25"]
     code, out, _ = run(capsys, "backtest", *mc, *FAST, "--store", SHIPPED)
     assert "no forecast from the checkpoints still at chance" in out  # the ReLU finds no elbow there
+
+
+@pytest.mark.parametrize("command", ["forecast", "backtest"])
+def test_an_unknown_task_is_refused_with_the_stores_choices(capsys, store, command):
+    code, _, err = run(capsys, command, "--task", "nope", *FAST, "--store", store)
+    assert code == 2 and "no finished results for task 'nope'" in err
+    assert "the store has: " in err and "hellaswag_val_rc_5shot/len_norm" in err and "none" not in err
