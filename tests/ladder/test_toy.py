@@ -85,6 +85,25 @@ def test_task_data_shipped_matches_generator_and_splits_are_disjoint(tmp_path):
         assert not pairs["train"] & pairs["test"]
 
 
+def test_choice_test_split_comes_in_blocks_where_each_option_is_right_once():
+    # A model blind to the tens digit then scores exactly 1/4 of every block, whatever digit it prefers.
+    test = corpus.task_docs("toy_sum_choice")["test"]
+    assert len(test) == corpus.N_TEST["toy_sum_choice"]
+    for i in range(0, len(test), 4):
+        block = test[i : i + 4]
+        options = {frozenset(r["choices"]) for r in block}
+        assert len(options) == 1 and {r["answer"] for r in block} == set(block[0]["choices"])
+        tens = sorted(int(c[1]) for c in block[0]["choices"])
+        assert tens == list(range(tens[0], tens[0] + 4))  # four consecutive tens digits
+        assert len({(c[0], c[2:]) for c in block[0]["choices"]}) == 1  # same units digit and length
+
+    # A fixed preference among the options is right on exactly a quarter of the items.
+    def prefer_lowest(r):
+        return min(range(4), key=lambda k: r["choices"][k])
+
+    assert sum(prefer_lowest(r) == r["label"] for r in test) == len(test) // 4
+
+
 def test_micro_ladder_table_and_store(micro_ladder):
     out, table, store = micro_ladder
     size = SIZES["micro"]

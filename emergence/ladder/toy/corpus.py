@@ -107,52 +107,116 @@ toy_sum_choice: the same skill as a 4-way multiple choice."""
 TASK_SEED = 1234
 N_TRAIN = 2048
 N_TEST = {"toy_sum_qa": 500, "toy_sum_choice": 2000}
-"""Test items per task. The multiple choice has more: at chance its accuracy scatters by binomial noise
-(sd 1.9 points over 500 items, 1.0 over 2,000), while exact match at chance is exactly 0. Its first 500
-are drawn before the train pool and the rest after it, so the pool is the same whatever the test size."""
+"""Test items per task. The multiple choice has more, in blocks of four (see `_quadruples`)."""
 
 
-def _choices(rng: random.Random, a: int, b: int) -> tuple[list[str], int]:
-    """Four answers: the right one and three whose tens digit is off by one or two (units digit and
-    length kept), so only exact carrying tells them apart: knowing the units digit or the rough size of
-    the sum leaves a model at chance. Shuffled; returns the options and the index of the right one."""
+def _layout(a: int, b: int) -> tuple[tuple[str, int], int]:
+    """What the four options of a sum share (units digit, length of the answer) and its tens digit."""
     right = reversed_sum(a, b)
-    tens = int(right[1])
-    low = 1 if len(right) == 2 else 0  # a two-digit sum cannot start with 0
-    # The four digits nearest the right one (off by one or two; further out near the edges 0 and 9).
-    nearest = sorted((d for d in range(low, 10) if d != tens), key=lambda d: (abs(d - tens), d))[:4]
-    picked = rng.sample(nearest, 3)
-    options = [right] + [right[0] + str(t) + right[2:] for t in picked]
+    return (right[0], len(right)), int(right[1])
+
+
+def _window(digits: range, right: int, start: int) -> list[int]:
+    return [d for d in range(start, start + 4) if d in digits and d != right]
+
+
+def _option(a: int, b: int, tens: int) -> str:
+    right = reversed_sum(a, b)
+    return right[0] + str(tens) + right[2:]
+
+
+def _tens_digits(length: int) -> range:
+    return range(1, 10) if length == 2 else range(10)  # a two-digit sum cannot start with 0
+
+
+def _quadruples(rng: random.Random, pairs: list[tuple[int, int]], n: int) -> list[list[tuple[int, int]]]:
+    """n blocks of four sums that share the units digit and length of their answers and whose tens digits
+    are four consecutive digits, one each; every sum of a block gets the block's four answers as options.
+
+    So each option is right exactly once per block: a model that knows nothing of the tens digit scores
+    1/4 of every block whatever digits it prefers, and one that adds without the carry (tens one short)
+    or carries twice (one over) is right once per block too. Independent draws of three distractors per
+    item leave such a model wherever its preference among digits happens to fall (18% to 30% measured on
+    the weakest toy checkpoints); the options still differ only in the tens digit, by one to three, so
+    only exact carrying tells them apart. Blocks are anchored on `pairs` in order."""
+    free: dict[tuple, list[tuple[int, int]]] = {}  # (layout, tens digit) -> unused pairs, in order
+    for p in pairs:
+        layout, tens = _layout(*p)
+        free.setdefault((layout, tens), []).append(p)
+    used: set[tuple[int, int]] = set()
+    blocks = []
+    for p in pairs:
+        if len(blocks) == n:
+            break
+        if p in used:
+            continue
+        layout, tens = _layout(*p)
+        for d in range(10):  # drop the pairs already used from the front of each list
+            while free.get((layout, d)) and free[layout, d][0] in used:
+                free[layout, d].pop(0)
+        digits = _tens_digits(layout[1])
+        starts = [
+            s
+            for s in range(tens - 3, tens + 1)
+            if len(_window(digits, tens, s)) == 3
+            and all(free.get((layout, d)) for d in _window(digits, tens, s))
+        ]
+        if not starts:
+            continue
+        start = rng.choice(starts)
+        block = [p if d == tens else free[layout, d][0] for d in range(start, start + 4)]
+        rng.shuffle(block)
+        used.update(block)
+        blocks.append(block)
+    if len(blocks) < n:
+        raise ValueError(f"only {len(blocks)} blocks of four carried sums can be formed, {n} asked")
+    return blocks
+
+
+def _choice_row(rng: random.Random, a: int, b: int, tens_options: list[int]) -> dict:
+    """The item's row with its options (the sum's answer with each tens digit, shuffled) and label."""
+    options = [_option(a, b, t) for t in tens_options]
     rng.shuffle(options)
-    return options, options.index(right)
+    return _row(a, b) | {"choices": options, "label": options.index(reversed_sum(a, b))}
 
 
 def task_docs(task: str, seed: int = TASK_SEED) -> dict[str, list[dict]]:
     """Train (finetuning pool) and test docs of a benchmark, disjoint by operand pair.
 
     The items are sums with a carry out of the units, in the corpus's plain layout: the benchmark asks
-    for the part of the skill that the pretraining text shows rarely."""
+    for the part of the skill that the pretraining text shows rarely. The multiple choice's test comes in
+    blocks of four sharing their options (`_quadruples`); a train item's options are a window of four
+    consecutive tens digits around the right one, drawn at random (only the right one is ever shown)."""
+    if task not in N_TEST:
+        raise ValueError(f"unknown toy task {task!r}; known: {', '.join(TASKS)}")
     rng = random.Random(f"{task}:{seed}")
     pairs = [(a, b) for a in range(100) for b in range(100)]
     rng.shuffle(pairs)
     # Only sums whose units carry: without the carry a model that adds digit by digit, blind to the
     # column before, would score, and the weakest checkpoints would sit above chance.
     pairs = [(a, b) for a, b in pairs if carries(a, b)]
-    if task not in N_TEST:
-        raise ValueError(f"unknown toy task {task!r}; known: {', '.join(TASKS)}")
-    end = 500 + N_TRAIN
-    split = {"test": pairs[:500], "train": pairs[500:end], "more_test": pairs[end : end + N_TEST[task] - 500]}
-    docs: dict[str, list[dict]] = {}
-    for name, items in split.items():
-        rows = []
-        for a, b in items:
-            row = {"a": a, "b": b, "question": f"{a}+{b}=", "answer": reversed_sum(a, b)}
-            if task == "toy_sum_choice":
-                row["choices"], row["label"] = _choices(rng, a, b)
-            rows.append(row)
-        docs[name] = rows
-    docs["test"] += docs.pop("more_test")
-    return docs
+    if task == "toy_sum_qa":
+        split = {"test": pairs[: N_TEST[task]], "train": pairs[N_TEST[task] : N_TEST[task] + N_TRAIN]}
+        return {name: [_row(a, b) for a, b in items] for name, items in split.items()}
+    blocks = _quadruples(rng, pairs, N_TEST[task] // 4)
+    test = []
+    for block in blocks:
+        tens = sorted(_layout(*p)[1] for p in block)
+        for a, b in block:
+            test.append(_choice_row(rng, a, b, tens))
+    taken = {p for block in blocks for p in block}
+    train = []
+    for a, b in [p for p in pairs if p not in taken][:N_TRAIN]:
+        layout, right = _layout(a, b)
+        digits = _tens_digits(layout[1])
+        starts = [s for s in range(right - 3, right + 1) if len(_window(digits, right, s)) == 3]
+        tens = [right, *_window(digits, right, rng.choice(starts))]
+        train.append(_choice_row(rng, a, b, tens))
+    return {"test": test, "train": train}
+
+
+def _row(a: int, b: int) -> dict:
+    return {"a": a, "b": b, "question": f"{a}+{b}=", "answer": reversed_sum(a, b)}
 
 
 def write_task_data(out_dir: str | Path, seed: int = TASK_SEED) -> list[Path]:
