@@ -117,7 +117,14 @@ def _layout(a: int, b: int) -> tuple[tuple[str, int], int]:
 
 
 def _window(digits: range, right: int, start: int) -> list[int]:
+    """The other tens digits of the window of four starting at `start`."""
     return [d for d in range(start, start + 4) if d in digits and d != right]
+
+
+def _window_starts(length: int, tens: int) -> list[int]:
+    """Where a window of four consecutive valid tens digits holding `tens` can start."""
+    digits = _tens_digits(length)
+    return [s for s in range(tens - 3, tens + 1) if len(_window(digits, tens, s)) == 3]
 
 
 def _option(a: int, b: int, tens: int) -> str:
@@ -154,12 +161,10 @@ def _quadruples(rng: random.Random, pairs: list[tuple[int, int]], n: int) -> lis
         for d in range(10):  # drop the pairs already used from the front of each list
             while free.get((layout, d)) and free[layout, d][0] in used:
                 free[layout, d].pop(0)
-        digits = _tens_digits(layout[1])
         starts = [
             s
-            for s in range(tens - 3, tens + 1)
-            if len(_window(digits, tens, s)) == 3
-            and all(free.get((layout, d)) for d in _window(digits, tens, s))
+            for s in _window_starts(layout[1], tens)
+            if all(free.get((layout, d)) for d in _window(_tens_digits(layout[1]), tens, s))
         ]
         if not starts:
             continue
@@ -208,9 +213,8 @@ def task_docs(task: str, seed: int = TASK_SEED) -> dict[str, list[dict]]:
     train = []
     for a, b in [p for p in pairs if p not in taken][:N_TRAIN]:
         layout, right = _layout(a, b)
-        digits = _tens_digits(layout[1])
-        starts = [s for s in range(right - 3, right + 1) if len(_window(digits, right, s)) == 3]
-        tens = [right, *_window(digits, right, rng.choice(starts))]
+        start = rng.choice(_window_starts(layout[1], right))
+        tens = [right, *_window(_tens_digits(layout[1]), right, start)]
         train.append(_choice_row(rng, a, b, tens))
     return {"test": test, "train": train}
 
