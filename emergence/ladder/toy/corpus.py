@@ -158,9 +158,6 @@ def _quadruples(rng: random.Random, pairs: list[tuple[int, int]], n: int) -> lis
         if p in used:
             continue
         layout, tens = _layout(*p)
-        for d in range(10):  # drop the pairs already used from the front of each list
-            while free.get((layout, d)) and free[layout, d][0] in used:
-                free[layout, d].pop(0)
         starts = [
             s
             for s in _window_starts(layout[1], tens)
@@ -172,6 +169,8 @@ def _quadruples(rng: random.Random, pairs: list[tuple[int, int]], n: int) -> lis
         block = [p if d == tens else free[layout, d][0] for d in range(start, start + 4)]
         rng.shuffle(block)
         used.update(block)
+        for q in block:
+            free[_layout(*q)].remove(q)
         blocks.append(block)
     if len(blocks) < n:
         raise ValueError(f"only {len(blocks)} blocks of four carried sums can be formed, {n} asked")
