@@ -203,6 +203,11 @@ class FinetuneSpec(Spec):
     learning_rate: Annotated[float, Field(gt=0, le=1)] = Field(3e-4, description="AdamW learning rate.")
     epochs: Annotated[float, Field(gt=0)] = Field(2.0, description="Passes over the finetuning examples.")
     batch_size: Annotated[int, Field(gt=0)] = Field(16, description="Examples per optimiser step.")
+    min_steps: Annotated[int, Field(ge=0)] = Field(
+        0,
+        description="At least this many optimiser steps: a small data amount gets more passes instead of a "
+        "handful of steps (0: the epochs alone decide).",
+    )
     prompt: Literal["fewshot", "zeroshot"] = Field(
         "fewshot",
         description="Finetuning prompts as the evaluation asks: 'fewshot' puts its solved examples before each "

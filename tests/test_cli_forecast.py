@@ -118,13 +118,14 @@ SHIPPED = Path(__file__).resolve().parents[1] / "data" / "demo" / "store.sqlite"
 
 @pytest.mark.skipif(not SHIPPED.is_file(), reason="no shipped demo store yet")
 def test_backtest_also_forecasts_from_the_checkpoints_still_at_chance(capsys):
-    args = ["backtest", "--task", "toy_sum_qa", "--metric", "exact_match", "--chance", "0", *FAST]
+    qa = ["--task", "toy_sum_qa", "--metric", "exact_match", "--chance", "0", "--link", "sigmoid"]
+    args = ["backtest", *qa, *FAST]  # the sigmoid: the link the shipped forecasts use
     code, out, err = run(capsys, *args, "--store", SHIPPED, "--json")
     before = json.loads(out)["before_emergence"]
     assert code == 0 and before["status"] == "done" and before["success"], err
-    assert before["n_checkpoints"] == 17 and abs(before["error"]) <= 0.1
+    assert before["n_checkpoints"] == 18 and abs(before["error"]) <= 0.1
     code, out, _ = run(capsys, *args, "--store", SHIPPED)
-    assert code == 0 and "from the 17 checkpoints still at chance few-shot" in out and "within 0.1" in out
+    assert code == 0 and "from the 18 checkpoints still at chance few-shot" in out and "within 0.1" in out
     mc = ["--task", "toy_sum_choice", "--metric", "acc", "--chance", "0.25"]
     code, out, _ = run(capsys, "backtest", *mc, *FAST, "--store", SHIPPED)
     assert "no forecast from the checkpoints still at chance" in out  # the ReLU finds no elbow there

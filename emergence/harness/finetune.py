@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import math
 import random
 from collections.abc import Sequence
 
@@ -11,6 +10,7 @@ import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from emergence.errors import EmergenceError
+from emergence.harness.jobs import finetune_steps
 
 # LoRA target modules by architecture (model.config.model_type); "all-linear" for anything else.
 LORA_TARGETS: dict[str, list[str] | str] = {
@@ -64,6 +64,7 @@ def finetune(
     learning_rate: float = 3e-4,
     epochs: float = 4.0,
     steps: int | None = None,
+    min_steps: int = 0,
     batch_size: int = 16,
     seed: int = 0,
     lora_r: int = 8,
@@ -87,6 +88,8 @@ def finetune(
         learning_rate: peak learning rate (1e-4..3e-4 for full finetuning; LoRA tolerates ~1e-3).
         epochs: passes over the examples; ignored when steps is given.
         steps: optimizer steps, overriding epochs.
+        min_steps: at least this many optimizer steps when epochs decide (a small amount then gets more
+            passes, so its finetuning is not a handful of steps that draw nothing out).
         batch_size: examples per step.
         seed: seeds the data order (and LoRA initialisation).
         lora_r, lora_alpha: LoRA rank and scale (alpha defaults to 2 * r).
@@ -122,8 +125,7 @@ def finetune(
         )
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     encoded = _encode(tokenizer, examples)
-    per_epoch = math.ceil(len(encoded) / batch_size)
-    total = steps if steps is not None else max(1, round(epochs * per_epoch))
+    total = steps if steps is not None else finetune_steps(len(encoded), epochs, batch_size, min_steps)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=learning_rate, weight_decay=weight_decay)
     warmup = max(1, round(warmup_fraction * total))

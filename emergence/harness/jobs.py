@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -94,12 +95,28 @@ def checkpoint_identity(checkpoint: CheckpointSpec) -> dict:
     )
 
 
+def finetune_steps(n_examples: int, epochs: float, batch_size: int, min_steps: int = 0) -> int:
+    """Optimizer steps of a finetune that runs `epochs` passes over n_examples, at least min_steps."""
+    return max(1, min_steps, round(epochs * math.ceil(n_examples / batch_size)))
+
+
 def _finetune_settings(spec: SweepSpec) -> dict:
     settings = spec.finetune.model_dump(mode="json")
     if settings["method"] != "lora":  # LoRA knobs do not change a full finetune: keep its id stable
         settings.pop("lora_r")
         settings.pop("lora_targets")
     return settings
+
+
+def _settings_for(settings: dict, data_amount: int) -> dict:
+    """The finetuning settings that apply to a data amount: min_steps only where it adds steps, so the
+    jobs it does not change keep their run ids."""
+    out = dict(settings)
+    floor = out.pop("min_steps", 0)
+    epochs, batch = out["epochs"], out["batch_size"]
+    if finetune_steps(data_amount, epochs, batch, floor) > finetune_steps(data_amount, epochs, batch):
+        out["min_steps"] = floor
+    return out
 
 
 def expand_jobs(
@@ -132,7 +149,7 @@ def expand_jobs(
                             task=task,
                             data_amount=amount,
                             seed=seed,
-                            finetune=None if amount == 0 else finetune,
+                            finetune=None if amount == 0 else _settings_for(finetune, amount),
                             eval=evaluation,
                             keep_weights=spec.keep_weights and amount > 0,
                             weights_dir=None if weights_dir is None else str(weights_dir),

@@ -65,6 +65,18 @@ def test_finetune_is_deterministic_for_a_seed(base, tok, examples):
     assert all(torch.equal(v, b.state_dict()[k]) for k, v in a.state_dict().items())
 
 
+def test_min_steps_gives_a_small_amount_more_passes(base, tok, examples):
+    # 16 examples in batches of 4 for 1 epoch is 4 steps; a floor of 10 runs exactly the 10 steps asked
+    kw = dict(learning_rate=1e-3, batch_size=4, seed=3)
+    floored = finetune(base, tok, examples, epochs=1, min_steps=10, **kw)
+    ten = finetune(base, tok, examples, steps=10, **kw)
+    four = finetune(base, tok, examples, epochs=1, **kw)
+    assert all(torch.equal(v, ten.state_dict()[k]) for k, v in floored.state_dict().items())
+    assert any(not torch.equal(v, four.state_dict()[k]) for k, v in floored.state_dict().items())
+    not_binding = finetune(base, tok, examples, epochs=1, min_steps=3, **kw)
+    assert all(torch.equal(v, four.state_dict()[k]) for k, v in not_binding.state_dict().items())
+
+
 def test_finetune_rejects_bad_input(base, tok):
     with pytest.raises(EmergenceError, match="prompt"):
         finetune(base, tok, [{"question": "x"}])

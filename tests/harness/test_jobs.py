@@ -6,7 +6,7 @@ import pytest
 
 from emergence.config import CheckpointSpec, SweepSpec
 from emergence.errors import EmergenceError
-from emergence.harness.jobs import Job, draw_examples, expand_jobs
+from emergence.harness.jobs import Job, draw_examples, expand_jobs, finetune_steps
 
 HUB = CheckpointSpec(
     id="p160m@step1000", hub="EleutherAI/pythia-160m", revision="step1000", pretraining_loss=3.1
@@ -76,6 +76,15 @@ def test_run_id_changes_exactly_with_what_decides_the_result(overrides, changes)
         assert base[0] != other[0]
     elif "finetune" in overrides:
         assert base[0] == other[0]  # finetuning settings never rerun the few-shot job
+
+
+def test_min_steps_reruns_only_the_amounts_it_lengthens():
+    # 2 epochs in batches of 16: 8 examples take 2 steps, 32 take 4; a floor of 3 lengthens only the 8
+    assert [finetune_steps(d, 2, 16, 3) for d in (8, 32)] == [3, 4]
+    base, floored = expand_jobs(_spec(), [HUB]), expand_jobs(_spec(finetune={"min_steps": 3}), [HUB])
+    changed = {a.data_amount for a, b in zip(base, floored, strict=True) if a.run_id != b.run_id}
+    assert changed == {8}
+    assert all(j.finetune.get("min_steps") == 3 for j in floored if j.data_amount == 8)
 
 
 @pytest.mark.parametrize(
