@@ -116,24 +116,16 @@ def _layout(a: int, b: int) -> tuple[tuple[str, int], int]:
     return (right[0], len(right)), int(right[1])
 
 
-def _window(digits: range, right: int, start: int) -> list[int]:
-    """The other tens digits of the window of four starting at `start`."""
-    return [d for d in range(start, start + 4) if d in digits and d != right]
-
-
-def _window_starts(length: int, tens: int) -> list[int]:
-    """Where a window of four consecutive valid tens digits holding `tens` can start."""
-    digits = _tens_digits(length)
-    return [s for s in range(tens - 3, tens + 1) if len(_window(digits, tens, s)) == 3]
+def _windows(length: int, tens: int) -> list[list[int]]:
+    """Every window of four consecutive valid tens digits holding `tens`, as its other three digits."""
+    digits = range(1, 10) if length == 2 else range(10)  # a two-digit sum cannot start with 0
+    windows = [[d for d in range(s, s + 4) if d != tens] for s in range(tens - 3, tens + 1)]
+    return [w for w in windows if all(d in digits for d in w)]
 
 
 def _option(a: int, b: int, tens: int) -> str:
     right = reversed_sum(a, b)
     return right[0] + str(tens) + right[2:]
-
-
-def _tens_digits(length: int) -> range:
-    return range(1, 10) if length == 2 else range(10)  # a two-digit sum cannot start with 0
 
 
 def _quadruples(rng: random.Random, pairs: list[tuple[int, int]], n: int) -> list[list[tuple[int, int]]]:
@@ -158,15 +150,10 @@ def _quadruples(rng: random.Random, pairs: list[tuple[int, int]], n: int) -> lis
         if p in used:
             continue
         layout, tens = _layout(*p)
-        starts = [
-            s
-            for s in _window_starts(layout[1], tens)
-            if all(free.get((layout, d)) for d in _window(_tens_digits(layout[1]), tens, s))
-        ]
-        if not starts:
+        windows = [w for w in _windows(layout[1], tens) if all(free.get((layout, d)) for d in w)]
+        if not windows:
             continue
-        start = rng.choice(starts)
-        block = [p if d == tens else free[layout, d][0] for d in range(start, start + 4)]
+        block = [p if d == tens else free[layout, d][0] for d in sorted([tens, *rng.choice(windows)])]
         rng.shuffle(block)
         used.update(block)
         for q in block:
@@ -212,8 +199,7 @@ def task_docs(task: str, seed: int = TASK_SEED) -> dict[str, list[dict]]:
     train = []
     for a, b in [p for p in pairs if p not in taken][:N_TRAIN]:
         layout, right = _layout(a, b)
-        start = rng.choice(_window_starts(layout[1], right))
-        tens = [right, *_window(_tens_digits(layout[1]), right, start)]
+        tens = [right, *rng.choice(_windows(layout[1], right))]
         train.append(_choice_row(rng, a, b, tens))
     return {"test": test, "train": train}
 
