@@ -78,9 +78,12 @@ except EmergenceError as exc:
     st.info("Run `make demo` for the demo store, or `emergence ingest` to load results into a new store.")
     st.stop()
 
+done = f"{counts.get('runs_done', 0):,} done"
+if counts.get("runs_superseded"):
+    done += f" ({counts['runs_superseded']:,} of them replaced by newer runs of the same cells)"
 with st.sidebar:
     st.caption(
-        f"{counts.get('runs', 0):,} runs: {counts.get('runs_done', 0):,} done, "
+        f"{counts.get('runs', 0):,} runs: {done}, "
         f"{counts.get('runs_running', 0):,} running, {counts.get('runs_pending', 0):,} pending, "
         f"{counts.get('runs_failed', 0):,} failed · {counts.get('forecasts', 0):,} forecasts"
     )

@@ -277,7 +277,8 @@ def write_rows(store: Store, rows: pd.DataFrame, *, fmt: str, source: str) -> di
         conn.executemany(
             "INSERT INTO runs (run_id, checkpoint_id, task, data_amount, seed, method, spec, status, "
             "attempts, created_at, finished_at) VALUES (?, ?, ?, ?, ?, 'ingested', ?, 'done', 0, ?, ?) "
-            "ON CONFLICT(run_id) DO UPDATE SET spec=excluded.spec, status='done', error=NULL",
+            "ON CONFLICT(run_id) DO UPDATE SET spec=excluded.spec, status='done', error=NULL, "
+            "finished_at=excluded.finished_at",
             [(*r, now, now) for r in run_rows],
         )
         new_runs = conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0] - before

@@ -20,6 +20,13 @@ import pandas as pd
 
 from emergence.errors import EmergenceError
 
+# Finished runs that a newer finished run of the same cell (checkpoint, task, data amount, seed) replaces.
+SUPERSEDED = (
+    "SELECT run_id FROM (SELECT run_id, ROW_NUMBER() OVER (PARTITION BY checkpoint_id, task, data_amount, "
+    "seed ORDER BY finished_at DESC, created_at DESC, run_id DESC) AS newest FROM runs "
+    "WHERE status = 'done') WHERE newest > 1"
+)
+
 # Each entry migrates the schema from version i to i + 1. Append only; never edit a released step.
 MIGRATIONS: list[str] = [
     """
@@ -322,14 +329,17 @@ class Store:
             )
 
     def runs(self, status: str | None = None) -> pd.DataFrame:
-        """Runs (optionally of one status), without their spec JSON."""
+        """Runs (optionally of one status), without their spec JSON; ``superseded`` marks finished runs that
+        a newer finished run of the same cell replaces (see `results`)."""
         where, params = ("WHERE status=?", (status,)) if status else ("", ())
-        return self._frame(
+        frame = self._frame(
             "SELECT run_id, checkpoint_id, task, data_amount, seed, method, status, error, worker, attempts, "
-            f"created_at, started_at, finished_at, finetune_s, evaluate_s FROM runs {where} "
-            "ORDER BY created_at, run_id",
+            f"created_at, started_at, finished_at, finetune_s, evaluate_s, run_id IN ({SUPERSEDED}) "
+            f"AS superseded FROM runs {where} ORDER BY created_at, run_id",
             params,
         )
+        frame["superseded"] = frame["superseded"].astype(bool)
+        return frame
 
     def run_spec(self, run_id: str) -> dict:
         row = self._conn.execute("SELECT spec FROM runs WHERE run_id=?", (run_id,)).fetchone()
@@ -340,13 +350,21 @@ class Store:
     def evaluations(self) -> pd.DataFrame:
         return self._frame("SELECT * FROM evaluations ORDER BY run_id, metric")
 
-    def results(self, task: str | None = None, metric: str | None = None) -> pd.DataFrame:
+    def results(
+        self, task: str | None = None, metric: str | None = None, *, superseded: bool = False
+    ) -> pd.DataFrame:
         """The tidy table the law engine fits: one row per finished run and metric.
+
+        A cell (checkpoint, task, data amount, seed) measured by several finished runs, as after a sweep of
+        a changed spec or a corrected ingest, counts once: its newest run. The older ones stay stored
+        (`counts()["runs_superseded"]`) and come back with ``superseded=True``.
 
         Columns: task, metric, checkpoint, family, pretraining_loss, params, tokens, flops, data_amount,
         seed, method, accuracy, n_examples, stderr, run_id.
         """
         clauses, params = ["r.status = 'done'"], []
+        if not superseded:
+            clauses.append(f"r.run_id NOT IN ({SUPERSEDED})")
         if task is not None:
             clauses.append("r.task = ?")
             params.append(task)
@@ -399,6 +417,9 @@ class Store:
             }
             for status, n in self._conn.execute("SELECT status, COUNT(*) FROM runs GROUP BY status"):
                 out[f"runs_{status}"] = n
+            superseded = self._conn.execute(f"SELECT COUNT(*) FROM ({SUPERSEDED})").fetchone()[0]
+            if superseded:
+                out["runs_superseded"] = superseded
         finally:
             self._conn.execute("COMMIT")
         return out

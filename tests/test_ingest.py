@@ -389,6 +389,26 @@ def test_tidy_round_trip(tmp_path, store):
     pd.testing.assert_frame_equal(before[columns], after[columns])
 
 
+def test_each_cell_fits_its_newest_run_whether_swept_or_ingested(tmp_path, store):
+    csv = tmp_path / "t.csv"
+    row = "task,metric,checkpoint,pretraining_loss,data_amount,seed,accuracy,n_examples\n"
+    csv.write_text(row + "t,acc,ck,2.0,64,0,0.50,100\n")
+
+    def sweep_run(run_id, value):
+        store.add_runs([dict(run_id=run_id, checkpoint_id="ck", task="t", data_amount=64, seed=0,
+                             method="full", spec={"lr": run_id})])  # fmt: skip
+        store.claim_run(run_id, "w")
+        store.finish_run(run_id, [dict(metric="acc", value=value, n_examples=100, stderr=0.05)])
+
+    ingest(store, csv)
+    sweep_run("swept", 0.70)  # newer than the ingest
+    assert store.results()["accuracy"].tolist() == [0.70]
+    ingest(store, csv)  # ingested again: now the newest measurement of the cell
+    assert store.results()["accuracy"].tolist() == [0.50]
+    assert sorted(store.results(superseded=True)["accuracy"]) == [0.50, 0.70]
+    assert store.counts()["runs_superseded"] == 1
+
+
 @pytest.mark.parametrize(
     "edit, message",
     [

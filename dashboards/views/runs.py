@@ -20,16 +20,26 @@ runs["flops"] = runs["flops"].map(charts.sci)
 for col in ("created_at", "started_at", "finished_at"):
     runs[col] = pd.to_datetime(runs[col], unit="s", utc=True)
 
+runs.loc[runs["superseded"], "status"] = "replaced"  # done, but a newer run of its cell is the one fitted
 by_status = runs["status"].value_counts()
 cols = st.columns(5)
 cols[0].metric("Runs", f"{len(runs):,}")
 for col, status in zip(cols[1:], ("done", "running", "pending", "failed"), strict=True):
     col.metric(status.capitalize(), f"{int(by_status.get(status, 0)):,}")
+if replaced := int(by_status.get("replaced", 0)):
+    st.caption(
+        f"{replaced:,} more {'run is' if replaced == 1 else 'runs are'} done but replaced: a newer run "
+        "measured the same checkpoint, task, data amount and seed (another spec's settings), and fits take "
+        "the newest."
+    )
 
 left, mid, right = st.columns([2, 2, 1])
 tasks = left.multiselect("Tasks", sorted(runs["task"].unique()), placeholder="All tasks")
 statuses = mid.multiselect(
-    "Status", ["done", "running", "pending", "failed"], placeholder="Any status", key="runs_status"
+    "Status",
+    ["done", "replaced", "running", "pending", "failed"],
+    placeholder="Any status",
+    key="runs_status",
 )
 amounts = right.multiselect("Data amount", sorted(runs["data_amount"].unique()), placeholder="Any")
 shown = runs

@@ -25,7 +25,9 @@ from emergence.store import Store
 
 @dataclass
 class SweepSummary:
-    """What a sweep did. ``skipped``: done before, or taken by another sweep; ``failed``: failed now."""
+    """What a sweep did. ``skipped``: done before, or taken by another sweep; ``failed``: failed now;
+    ``remeasured``: jobs to run whose cell (checkpoint, task, amount, seed) a run of other settings already
+    measured (fits then take the newest run of a cell)."""
 
     jobs: int = 0
     ran: int = 0
@@ -34,6 +36,7 @@ class SweepSummary:
     failed_before: int = 0
     taken_elsewhere: int = 0
     released: int = 0
+    remeasured: int = 0
     wall_s: float = 0.0
     finetune_s: float = 0.0
     evaluate_s: float = 0.0
@@ -64,6 +67,11 @@ class SweepSummary:
             text += f"; {self.failed_before} failed before (--retry-failed to run them again)"
         if self.released:
             text += f"; released {self.released} left running by a dead sweep"
+        if self.remeasured:
+            text += (
+                f"; {self.remeasured} measured again cells that runs of other settings had measured "
+                "(fits take each cell's newest run)"
+            )
         return text
 
     def to_dict(self) -> dict:
@@ -168,6 +176,9 @@ def run_jobs(
     summary.failed_before = 0 if retry_failed else sum(status[job.run_id] == "failed" for job in jobs)
     summary.taken_elsewhere = sum(status[job.run_id] == "running" for job in jobs)
     summary.skipped = len(jobs) - len(todo) - summary.failed_before
+    done = store.runs("done")
+    measured = set(zip(done.checkpoint_id, done.task, done.data_amount, done.seed, strict=True))
+    summary.remeasured = sum((j.checkpoint_id, j.task, j.data_amount, j.seed) in measured for j in todo)
     if not todo:
         summary.wall_s = time.perf_counter() - start
         return summary

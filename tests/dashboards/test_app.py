@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -138,6 +139,23 @@ def test_runs_page_filters_and_shows_failure_reasons(store):
     reasons = at.dataframe[0].value
     assert "CUDA out of memory while finetuning" in set(reasons["reason"])
     assert at.subheader[-1].value == "All runs (3 shown)"
+
+
+def test_runs_page_marks_runs_a_newer_run_of_their_cell_replaced(tmp_path, store):
+    copy = tmp_path / "store.sqlite"
+    shutil.copy(store, copy)
+    with Store(copy) as st:
+        old = st.runs("done").iloc[0]
+        st.add_runs([dict(old[["checkpoint_id", "task", "data_amount", "seed", "method"]]) | dict(
+            run_id="newer", spec={"learning_rate": 1e-4})])  # fmt: skip
+        st.claim_run("newer", "w")
+        st.finish_run("newer", [dict(metric="acc", value=0.5, n_examples=100, stderr=0.05)])
+        done = int((st.runs().status == "done").sum())
+    at = open_app(copy, "runs")
+    assert metrics(at)["Done"] == f"{done - 1:,}"
+    assert any("1 more run is done but replaced" in c.value for c in at.caption)
+    at.multiselect(key="runs_status").set_value(["replaced"]).run()
+    assert at.dataframe[-1].value["run_id"].tolist() == [old["run_id"]]
 
 
 def _counts(path: Path) -> dict:

@@ -64,6 +64,24 @@ def _sweep(spec, **kw):
     return run_sweep(spec, checkpoints=[CK], job_fn=fake_job, **kw)
 
 
+def test_a_changed_spec_measures_its_cells_again_and_fits_take_the_newest_runs(tmp_path):
+    _sweep(_spec(tmp_path, finetune=dict(learning_rate=1e-4)))
+    changed = _sweep(_spec(tmp_path, finetune=dict(learning_rate=3e-4)))
+    # few-shot jobs do not finetune: their identity, and their runs, stay; the 8 finetuned cells run again
+    assert (changed.ran, changed.skipped, changed.remeasured) == (8, 2, 8)
+    assert "8 measured again cells that runs of other settings had measured" in changed.message()
+    with Store(_spec(tmp_path).store) as st:
+        results = st.results()
+        assert len(results) == 10 and not results.duplicated(["task", "data_amount", "seed"]).any()
+        newest = (
+            st.runs("done")
+            .sort_values("finished_at")
+            .drop_duplicates(["task", "data_amount", "seed"], keep="last")
+        )
+        assert set(results.run_id) == set(newest.run_id)
+        assert len(st.results(superseded=True)) == 18 and st.counts()["runs_superseded"] == 8
+
+
 def test_sweep_fills_the_store_and_a_second_call_runs_nothing(tmp_path):
     spec = _spec(tmp_path)
     first = _sweep(spec)
