@@ -620,10 +620,21 @@ def backtest(task, metric, store_path, as_json, **fit_options):
                     "error (nats)": _fmt(c.get("error_nats"), ".3f"),
                     "success": "yes" if c["success"] else "no",
                     "advance": _fmt(c.get("advance_factor")),
+                    "checkpoints": str(c.get("n_checkpoints") or "-"),
+                    "why not": c.get("note") or "",
                 }
                 for c in section["cutoffs"]
             ],
-            ["cutoff FLOPs", "predicted", "actual", "error (nats)", "success", "advance"],
+            [
+                "cutoff FLOPs",
+                "checkpoints",
+                "predicted",
+                "actual",
+                "error (nats)",
+                "success",
+                "advance",
+                "why not",
+            ],
         )
     if section["status"] != "done":
         sys.exit(1)
