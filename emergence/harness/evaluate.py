@@ -7,6 +7,7 @@ import copy
 import functools
 import hashlib
 import json
+import logging
 import math
 import os
 import types
@@ -24,8 +25,12 @@ _PRIMARY_METRICS = ("acc", "exact_match", "acc_norm", "f1", "bleu")
 
 
 def _offline() -> None:
+    """lm-eval as jobs run it: no hub; errors only, as `simple_evaluate(verbosity="ERROR")` leaves its
+    logger, from the start (its warnings on loading a task or wrapping a model object, which do not apply
+    here, would otherwise break up a sweep's progress bar before the first evaluation)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    logging.getLogger("lm_eval").setLevel(logging.ERROR)
 
 
 def _frozen(value: Any) -> tuple:

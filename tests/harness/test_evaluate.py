@@ -2,6 +2,8 @@
 
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -38,6 +40,24 @@ def test_multiple_choice_task_by_yaml_path_from_another_directory(model_and_tok,
     r = evaluate(model, tok, EVALS / "toy_sum_choice.yaml", limit=8)
     assert r["metric"] == "acc" and r["n_examples"] == 8 and r["num_fewshot"] == 3
     assert 0 <= r["value"] <= 1 and 0.1 < r["prob_correct"] < 0.5  # about 1/4 for a random model
+
+
+def test_a_sweep_process_shows_no_lm_eval_warnings(tmp_path):
+    script = tmp_path / "job.py"
+    script.write_text(
+        "from emergence.harness.evaluate import evaluate\n"
+        "from emergence.harness.sweep import check_tasks\n"
+        "from emergence.ladder.toy.tokenizer import build_tokenizer\n"
+        "from tests.harness.conftest import tiny_llama\n"
+        "check_tasks(['toy_sum_choice', 'toy_sum_qa'])\n"
+        "tok = build_tokenizer()\n"
+        "evaluate(tiny_llama(tok, hidden=16, max_positions=256), tok, 'toy_sum_choice', limit=4)\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=root,
+                         env=os.environ | {"PYTHONPATH": str(root)})  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "WARNING" not in run.stderr and "already-initialized" not in run.stderr, run.stderr
 
 
 def test_task_examples_render_like_lm_eval():
