@@ -86,14 +86,21 @@ m[3].metric("Cutoffs", len(cutoffs))
 if cutoffs.empty:
     st.info("The backtest found no usable cutoff.")
     st.stop()
-left, right = st.columns([3, 2])
-with left:
-    st.altair_chart(charts.backtest_elbows(cutoffs, bt.get("actual_elbow"), threshold), width="stretch")
-    st.caption("Points: the few-shot elbow predicted from checkpoints up to each cutoff; dashed: the elbow "
-               f"fitted on all few-shot results; band: ±{threshold:g} nats.")  # fmt: skip
-with right:
-    st.altair_chart(charts.backtest_errors(cutoffs, threshold), width="stretch")
-    st.caption(f"Error per cutoff; red: the {threshold:g}-nat success threshold.")
+if cutoffs["predicted_elbow"].notna().any():
+    left, right = st.columns([3, 2])
+    with left:
+        st.altair_chart(charts.backtest_elbows(cutoffs, bt.get("actual_elbow"), threshold), width="stretch")
+        st.caption("Points: the few-shot elbow predicted from checkpoints up to each cutoff; dashed: the "
+                   f"elbow fitted on all few-shot results; band: ±{threshold:g} nats.")  # fmt: skip
+    with right:
+        st.altair_chart(charts.backtest_errors(cutoffs, threshold), width="stretch")
+        st.caption(f"Error per cutoff; red: the {threshold:g}-nat success threshold.")
+else:  # nothing to chart: say why instead of drawing empty axes
+    notes = cutoffs.get("note", pd.Series(dtype=str)).fillna("").replace("", "no reason recorded")
+    why = "; ".join(
+        f"{reason} ({n} cutoffs)" if n > 1 else reason for reason, n in notes.value_counts().items()
+    )
+    st.info(f"None of the {len(cutoffs)} cutoffs placed a few-shot elbow: {why}")
 shown = cutoffs.assign(cutoff_flops=cutoffs["cutoff_flops"].map(charts.sci))
 st.dataframe(
     shown,

@@ -243,6 +243,14 @@ def test_pages_on_the_shipped_demo_store(page):
     assert not at.exception and not at.error, [e.value for e in at.error]
 
 
+@pytest.mark.skipif(not SHIPPED.is_file(), reason="no shipped demo store (data/demo/store.sqlite) yet")
+def test_a_backtest_whose_cutoffs_place_no_elbow_says_why_instead_of_empty_charts():
+    at = open_app(SHIPPED, "backtest")
+    at.selectbox(key="backtest_task").set_value("toy_sum_choice").run()
+    assert not charts(at) and metrics(at)["Cutoffs"] == "2"
+    assert at.info[0].value.startswith("None of the 2 cutoffs placed a few-shot elbow: no elbow found")
+
+
 def test_dashboard_never_imports_torch_or_the_harness(store):
     script = f"""
 import sys
