@@ -6,6 +6,7 @@ It reads the run store only through emergence.store, .forecast, .law and .ingest
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
@@ -59,14 +60,15 @@ with st.sidebar:
 
 @st.fragment(run_every=5)
 def _watch_store(path: str) -> None:
-    """Rerun the page when the store's files change (a live sweep landing results)."""
+    """Rerun the app when the store's files changed since the last full run read them (a live sweep
+    landing results). A full run records what it reads before calling this inline, so only the fragment's
+    own timed runs rerun: a full run is never cut short, and a click it carries (an Import button) is never
+    lost to a store that changed between two runs."""
     try:
         key = data.fingerprint(path)
     except EmergenceError:
         return
-    seen = st.session_state.get("_store_seen")
-    st.session_state["_store_seen"] = (path, key)
-    if seen is not None and seen != (path, key):
+    if st.session_state.get("_store_seen", (path, key)) != (path, key):
         st.rerun(scope="app")
 
 
@@ -87,6 +89,8 @@ with st.sidebar:
         f"{counts.get('runs_running', 0):,} running, {counts.get('runs_pending', 0):,} pending, "
         f"{counts.get('runs_failed', 0):,} failed · {counts.get('forecasts', 0):,} forecasts"
     )
+    with contextlib.suppress(EmergenceError):  # what this full run reads; `_watch_store` compares with it
+        st.session_state["_store_seen"] = (path, data.fingerprint(path))
     if follow:
         _watch_store(path)
 

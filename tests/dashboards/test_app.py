@@ -215,6 +215,21 @@ def test_good_uploads_land_in_the_store(tmp_path, store):
     assert _counts(path)["forecasts"] == 1
 
 
+def test_a_click_is_not_lost_when_the_store_changed_since_the_last_run(tmp_path, store):
+    path = tmp_path / "store.sqlite"
+    build_store(path, ("arith_sum",), failed=0, pending=0)
+    at = open_app(path, "import_export")
+    at.radio(key="upload_kind").set_value("Forecast JSON").run()
+    doc = Store(store).forecasts()["document"].iloc[0]
+    up = next(u for u in at.get("file_uploader") if u.label == "Files")
+    up.set_value(("f.json", json.dumps(doc).encode(), "application/json")).run()
+    with Store(path) as other:  # a live sweep lands a result between the user's two runs
+        other.add_checkpoint("landed", "live/landed", pretraining_loss=2.0)
+    at.button(key="upload_import").click().run()
+    assert [s.value for s in at.success][-1] == "Stored 1 forecast(s)."
+    assert _counts(path)["forecasts"] == 1
+
+
 def test_results_landing_in_the_store_show_up(tmp_path):
     path = tmp_path / "store.sqlite"
     build_store(path, ("arith_sum",), failed=0, pending=0)
