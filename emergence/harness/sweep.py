@@ -170,13 +170,14 @@ def run_jobs(
     summary = SweepSummary(jobs=len(jobs))
     store.add_runs(job.store_row() for job in jobs)
     summary.released = release_dead_runs(store)
-    status = store.runs().set_index("run_id")["status"]
+    runs = store.runs()
+    status = runs.set_index("run_id")["status"]
     runnable = ("pending", "failed") if retry_failed else ("pending",)
     todo = deque(job for job in jobs if status[job.run_id] in runnable)
     summary.failed_before = 0 if retry_failed else sum(status[job.run_id] == "failed" for job in jobs)
     summary.taken_elsewhere = sum(status[job.run_id] == "running" for job in jobs)
     summary.skipped = len(jobs) - len(todo) - summary.failed_before
-    done = store.runs("done")
+    done = runs[runs["status"] == "done"]
     measured = set(zip(done.checkpoint_id, done.task, done.data_amount, done.seed, strict=True))
     summary.remeasured = sum((j.checkpoint_id, j.task, j.data_amount, j.seed) in measured for j in todo)
     if not todo:
