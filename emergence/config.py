@@ -73,14 +73,18 @@ class Spec(BaseModel):
         return yaml.safe_dump(self.model_dump(mode="json", exclude_none=True), sort_keys=False)
 
 
-def _field_names(model: type[BaseModel]) -> set[str]:
-    names: set[str] = set()
-    for field in model.model_fields.values():
-        names.add(field.alias or "")
-        for arg in getattr(field.annotation, "__args__", ()) + (field.annotation,):
-            if isinstance(arg, type) and issubclass(arg, BaseModel):
-                names |= _field_names(arg)
-    return names | set(model.model_fields)
+def _fields_at(model: type[BaseModel], path: tuple) -> list[str]:
+    """The field names a (nested) spec takes at ``path``, an error location without its last key."""
+    for key in path:
+        if isinstance(key, int):  # an item of a list: the list's own model
+            continue
+        field = model.model_fields.get(str(key))
+        args = (*getattr(field.annotation, "__args__", ()), field.annotation) if field else ()
+        inner = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+        if not inner:
+            return []
+        model = inner[0]
+    return sorted(model.model_fields)
 
 
 def _one_line(exc: ValidationError, source: str, model: type[BaseModel]) -> str:
@@ -88,9 +92,16 @@ def _one_line(exc: ValidationError, source: str, model: type[BaseModel]) -> str:
     first = errors[0]
     loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
     if first["type"] == "extra_forbidden":
-        key = str(first["loc"][-1])
-        close = difflib.get_close_matches(key, sorted(_field_names(model)), n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        known = _fields_at(model, first["loc"][:-1])
+        close = difflib.get_close_matches(str(first["loc"][-1]), known, n=1)
+        where = ".".join(str(p) for p in first["loc"][:-1]) or "the spec"
+        hint = (
+            f" (did you mean '{close[0]}'?)"
+            if close
+            else f"; {where} takes {', '.join(known)}"
+            if known
+            else ""
+        )
         message = f"{source}: unknown field '{loc}'{hint}"
     elif first["type"] == "missing":
         message = f"{source}: {loc}: required field is missing"

@@ -39,6 +39,11 @@ def test_valid_sweep_spec_round_trips(tmp_path):
             "unknown field 'data_amount' (did you mean 'data_amounts'?)",
         ),
         (GOOD.replace("learning_rate", "learning_rat"), "unknown field 'finetune.learning_rat'"),
+        (  # nothing close: the fields that level takes
+            GOOD.replace("reduced: true", "micro: true"),
+            "unknown field 'ladder.toy.micro'; ladder.toy takes out_dir, reduced, seed, sizes",
+        ),
+        (GOOD + "colour: red\n", "unknown field 'colour'; the spec takes data_amounts, eval, executor"),
         (
             GOOD.replace("[0, 64, 256]", "[0, -64, 256]"),
             "data_amounts.1: Input should be greater than or equal to 0",
