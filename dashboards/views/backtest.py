@@ -96,7 +96,8 @@ if cutoffs["predicted_elbow"].notna().any():
         st.altair_chart(charts.backtest_errors(cutoffs, threshold), width="stretch")
         st.caption(f"Error per cutoff; red: the {threshold:g}-nat success threshold.")
 else:  # nothing to chart: say why instead of drawing empty axes
-    notes = cutoffs.get("note", pd.Series(dtype=str)).fillna("").replace("", "no reason recorded")
+    notes = cutoffs.get("note", pd.Series(index=cutoffs.index, dtype=str))  # optional in imported documents
+    notes = notes.fillna("").replace("", "no reason recorded")
     why = "; ".join(
         f"{reason} ({n} cutoffs)" if n > 1 else reason for reason, n in notes.value_counts().items()
     )

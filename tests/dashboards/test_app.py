@@ -266,6 +266,21 @@ def test_a_backtest_whose_cutoffs_place_no_elbow_says_why_instead_of_empty_chart
     assert at.info[0].value.startswith("None of the 2 cutoffs placed a few-shot elbow: no elbow found")
 
 
+@pytest.mark.skipif(not SHIPPED.is_file(), reason="no shipped demo store (data/demo/store.sqlite) yet")
+def test_a_backtest_imported_without_cutoff_notes_still_says_why_it_is_empty(tmp_path):
+    copy = tmp_path / "store.sqlite"
+    shutil.copy(SHIPPED, copy)
+    with Store(copy) as st:  # a forecast JSON from elsewhere: the cutoffs' notes are optional in the schema
+        row = st.forecasts().query("task == 'toy_sum_choice'").iloc[-1]
+        for cutoff in row["document"]["backtest"]["cutoffs"]:
+            cutoff.pop("note", None)
+        st.add_forecast(row["forecast_id"], row["task"], row["metric"], row["document"])
+    at = open_app(copy, "backtest")
+    at.selectbox(key="backtest_task").set_value("toy_sum_choice").run()
+    assert not at.exception and not charts(at)
+    assert at.info[0].value == "None of the 2 cutoffs placed a few-shot elbow: no reason recorded (2 cutoffs)"
+
+
 def test_dashboard_never_imports_torch_or_the_harness(store):
     script = f"""
 import sys
