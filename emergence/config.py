@@ -95,13 +95,11 @@ def _one_line(exc: ValidationError, source: str, model: type[BaseModel]) -> str:
         known = _fields_at(model, first["loc"][:-1])
         close = difflib.get_close_matches(str(first["loc"][-1]), known, n=1)
         where = ".".join(str(p) for p in first["loc"][:-1]) or "the spec"
-        hint = (
-            f" (did you mean '{close[0]}'?)"
-            if close
-            else f"; {where} takes {', '.join(known)}"
-            if known
-            else ""
-        )
+        hint = ""
+        if close:
+            hint = f" (did you mean '{close[0]}'?)"
+        elif known:
+            hint = f"; {where} takes {', '.join(known)}"
         message = f"{source}: unknown field '{loc}'{hint}"
     elif first["type"] == "missing":
         message = f"{source}: {loc}: required field is missing"
