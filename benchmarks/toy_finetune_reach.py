@@ -8,6 +8,7 @@ matches the ladder's) saving its early steps, sweeps them with a finetuning reci
 few-shot rows of every other checkpoint. It prints accuracy per checkpoint and data amount, and each cutoff.
 
     python benchmarks/toy_finetune_reach.py --out /tmp/reach [--epochs 16] [--steps 25 50 75 100 125 150]
+        [--method full|lora] [--learning-rate 3e-4]
 
 About 1 minute to train and 6 minutes to sweep (60 jobs, two workers) on a 2-core CPU.
 """
@@ -36,6 +37,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", required=True, help="folder for the checkpoints and the probe's store")
     ap.add_argument("--epochs", type=float, default=16.0)
+    ap.add_argument("--method", choices=["full", "lora"], default="full")
+    ap.add_argument("--learning-rate", type=float, default=3e-4)
     ap.add_argument("--steps", type=int, nargs="+", default=[25, 50, 75, 100, 125, 150])
     ap.add_argument("--shipped", default=str(ROOT / "data" / "demo" / "store.sqlite"))
     args = ap.parse_args()
@@ -63,8 +66,8 @@ def main() -> None:
             "data_amounts": [0, 32, 128, 512, 2048],
             "seeds": [0],
             "finetune": {
-                "method": "full",
-                "learning_rate": 3e-4,
+                "method": args.method,
+                "learning_rate": args.learning_rate,
                 "epochs": args.epochs,
                 "batch_size": 16,
                 "min_steps": 64,
@@ -89,7 +92,7 @@ def main() -> None:
             index=["checkpoint", "pretraining_loss"], columns="data_amount", values="accuracy"
         )
         print(
-            f"\n== {task}: {metric} after {args.epochs:g} epochs (at least 64 steps)\n{grid.round(3).to_string()}"
+            f"\n== {task}: {metric} after {args.epochs:g} epochs (at least 64 steps), {args.method} at {args.learning_rate:g}\n{grid.round(3).to_string()}"
         )
         for link in ("sigmoid", "relu"):
             bt = backtest(table, EmergenceLaw(link=link, chance=chance))
