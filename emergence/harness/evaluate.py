@@ -299,6 +299,26 @@ def task_examples(
     return examples
 
 
+def task_fingerprint(task: str | dict | Path) -> str:
+    """A hash of what a task's results depend on besides the model: its config as lm-eval builds it
+    (prompt templates, shots, metrics; functions by their source) and the documents of its splits.
+
+    The same for a task wherever it lies on disk; it changes when its prompt, its code or any document of
+    its training, validation or test split changes. Raises what loading the task raises.
+    """
+    _offline()
+    task_obj = _load_task(task)
+    config = task_obj.dump_config()
+    config.get("metadata", {}).pop("config_source", None)  # where the YAML lies, not what it says
+    digest = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode())
+    for split in ("training_docs", "validation_docs", "test_docs"):
+        docs = getattr(task_obj, split)() if getattr(task_obj, f"has_{split}")() else None
+        digest.update(f"\n{split}:".encode())
+        for doc in docs or ():
+            digest.update(json.dumps(doc, sort_keys=True, default=str).encode())
+    return "sha256:" + digest.hexdigest()
+
+
 def _primary_metric(task_results: dict) -> tuple[str, str]:
     keys = [k for k in task_results if "," in k and not k.endswith("_stderr") and "_stderr," not in k]
     for name in _PRIMARY_METRICS:

@@ -1,9 +1,10 @@
 """Jobs: a sweep spec expanded into checkpoint x task x data amount x seed, each with a stable run id.
 
 A job is plain data (JSON-able), so it pickles to a process pool or a Ray worker unchanged. Its run id is a
-hash of everything that decides its result and nothing else: the checkpoint's identity, the task, the
-data amount, the seed, and the finetuning and evaluation settings that apply to it. Where results go
-(store, weights folder) is not part of it.
+hash of everything that decides its result and nothing else: the checkpoint's identity, the task and
+the fingerprint of its content (config and documents, when the sweep could load it), the data amount,
+the seed, and the finetuning and evaluation settings that apply to it. Where results go (store, weights
+folder) is not part of it.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ class Job:
     seed: int
     finetune: dict | None
     eval: dict
+    task_data: str | None = None
+    """The task's fingerprint (``evaluate.task_fingerprint``): a task whose prompt or data change runs again."""
     keep_weights: bool = False
     weights_dir: str | None = None
     run_id: str = field(default="", compare=False)
@@ -52,7 +55,7 @@ class Job:
 
     def identity(self) -> dict:
         """What decides this job's result: the dict its run id hashes."""
-        return dict(
+        identity = dict(
             schema=JOB_SCHEMA,
             checkpoint=self.checkpoint,
             task=self.task,
@@ -61,6 +64,9 @@ class Job:
             finetune=self.finetune,
             eval=self.eval,
         )
+        if self.task_data is not None:
+            identity["task_data"] = self.task_data
+        return identity
 
     def store_row(self) -> dict:
         """The row ``Store.add_runs`` takes."""
@@ -120,7 +126,11 @@ def _settings_for(settings: dict, data_amount: int) -> dict:
 
 
 def expand_jobs(
-    spec: SweepSpec, checkpoints: Sequence[CheckpointSpec], *, weights_dir: Path | None = None
+    spec: SweepSpec,
+    checkpoints: Sequence[CheckpointSpec],
+    *,
+    weights_dir: Path | None = None,
+    task_data: dict[str, str] | None = None,
 ) -> list[Job]:
     """All jobs of a sweep, in a stable order: checkpoint, task, data amount, seed.
 
@@ -131,6 +141,7 @@ def expand_jobs(
         spec: the sweep.
         checkpoints: the resolved ladder (see ``emergence.ladder.sources.resolve_ladder``).
         weights_dir: where finetuned weights go when ``spec.keep_weights``.
+        task_data: each task's fingerprint (``evaluate.task_fingerprint``), where known.
     """
     if not checkpoints:
         raise EmergenceError("the ladder has no checkpoints; nothing to sweep")
@@ -151,6 +162,7 @@ def expand_jobs(
                             seed=seed,
                             finetune=None if amount == 0 else _settings_for(finetune, amount),
                             eval=evaluation,
+                            task_data=(task_data or {}).get(task),
                             keep_weights=spec.keep_weights and amount > 0,
                             weights_dir=None if weights_dir is None else str(weights_dir),
                         )

@@ -69,7 +69,7 @@ class SweepSummary:
             text += f"; released {self.released} left running by a dead sweep"
         if self.remeasured:
             text += (
-                f"; {self.remeasured} measured again cells that runs of other settings had measured "
+                f"; {self.remeasured} measured again cells that runs of other settings or task data had measured "
                 "(fits take each cell's newest run)"
             )
         return text
@@ -237,6 +237,20 @@ def check_tasks(tasks: list[str]) -> None:
             ) from None
 
 
+def task_fingerprints(tasks: list[str]) -> dict[str, str]:
+    """Each task's fingerprint (its config and documents), so that a task whose prompt or data change runs
+    its jobs again. A task that cannot be loaded has none: its jobs fail with the reason when they run."""
+    from emergence.harness.evaluate import task_fingerprint
+
+    out = {}
+    for task in tasks:
+        try:
+            out[task] = task_fingerprint(task)
+        except Exception:  # an unknown name, missing data: each job records the error itself
+            continue
+    return out
+
+
 def run_sweep(
     spec: SweepSpec,
     *,
@@ -256,7 +270,8 @@ def run_sweep(
         executor, workers, address: override the spec's executor ('local' or 'ray').
         progress: show a progress bar with ETA on stderr.
         checkpoints: an already resolved ladder (skips ``resolve_ladder``).
-        job_fn: the job function (``run_job`` by default; tests swap in a stand-in).
+        job_fn: the job function (``run_job`` by default; tests swap in a stand-in, whose jobs carry no
+            task fingerprint since a stand-in reads no task).
 
     Returns:
         A SweepSummary; ``summary.message()`` says what happened in one line.
@@ -273,7 +288,12 @@ def run_sweep(
             for checkpoint in checkpoints:
                 if checkpoint.id not in known:
                     register_checkpoint(store, checkpoint)
-        jobs = expand_jobs(spec, checkpoints, weights_dir=Path(spec.store).parent / "weights")
+        jobs = expand_jobs(
+            spec,
+            checkpoints,
+            weights_dir=Path(spec.store).parent / "weights",
+            task_data=None if job_fn is not None else task_fingerprints(spec.tasks),
+        )
         return run_jobs(
             store,
             jobs,

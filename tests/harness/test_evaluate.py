@@ -1,5 +1,6 @@
 """evaluate() and task_examples() on the toy tasks: names, YAML paths and dicts; score and prob_correct."""
 
+import json
 import os
 import re
 import subprocess
@@ -204,3 +205,27 @@ def test_prob_correct_matches_lm_evals_logged_samples(model_and_tok, task):
     assert (
         r["value"] == plain["results"][next(k for k in plain["results"] if k.startswith(r["metric"] + ","))]
     )
+
+
+def test_a_task_fingerprint_follows_its_content_not_its_location(tmp_path):
+    import shutil
+
+    from emergence.harness.evaluate import task_fingerprint
+
+    copy = tmp_path / "toy"
+    shutil.copytree(EVALS, copy)
+    yaml_path = copy / "toy_sum_qa.yaml"
+    original = task_fingerprint("toy_sum_qa")
+    assert task_fingerprint(yaml_path) == original  # the same task and data, elsewhere on disk
+    assert task_fingerprint("toy_sum_choice") != original
+
+    data = copy / "data" / "toy_sum_qa_test.jsonl"
+    lines = data.read_text().splitlines(keepends=True)
+    row = json.loads(lines[-1])
+    row["answer"] = row["answer"][::-1]  # one test answer corrected (say)
+    data.write_text("".join(lines[:-1]) + json.dumps(row) + "\n")
+    edited = task_fingerprint(yaml_path)
+    assert edited != original
+
+    yaml_path.write_text(yaml_path.read_text().replace("num_fewshot: 3", "num_fewshot: 2"))
+    assert task_fingerprint(yaml_path) not in (original, edited)  # the prompt changed

@@ -151,3 +151,21 @@ def test_too_much_data_is_a_clear_error():
 def test_empty_ladder_is_a_clear_error():
     with pytest.raises(EmergenceError, match="no checkpoints"):
         expand_jobs(_spec(), [])
+
+
+def test_a_task_fingerprint_changes_the_run_ids_of_that_task_only():
+    spec = _spec(tasks=["a", "b"])
+
+    def ids(task_data):
+        return {
+            (j.task, j.data_amount, j.seed): j.run_id for j in expand_jobs(spec, [HUB], task_data=task_data)
+        }
+
+    plain, marked, edited = ids(None), ids({"a": "sha256:1"}), ids({"a": "sha256:2"})
+    for cell, run_id in plain.items():
+        if cell[0] == "a":
+            assert run_id != marked[cell] != edited[cell]
+        else:
+            assert run_id == marked[cell] == edited[cell]
+    job = expand_jobs(spec, [HUB], task_data={"a": "sha256:1"})[0]
+    assert job.identity()["task_data"] == "sha256:1" and job.store_row()["spec"]["task_data"] == "sha256:1"

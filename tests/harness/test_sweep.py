@@ -69,7 +69,7 @@ def test_a_changed_spec_measures_its_cells_again_and_fits_take_the_newest_runs(t
     changed = _sweep(_spec(tmp_path, finetune=dict(learning_rate=3e-4)))
     # few-shot jobs do not finetune: their identity, and their runs, stay; the 8 finetuned cells run again
     assert (changed.ran, changed.skipped, changed.remeasured) == (8, 2, 8)
-    assert "8 measured again cells that runs of other settings had measured" in changed.message()
+    assert "8 measured again cells that runs of other settings or task data had measured" in changed.message()
     with Store(_spec(tmp_path).store) as st:
         results = st.results()
         assert len(results) == 10 and not results.duplicated(["task", "data_amount", "seed"]).any()
@@ -218,6 +218,27 @@ def _write_spec(folder, ladder, task, *, tasks=None, seeds=(0, 1)) -> Path:
     path = folder / "sweep.yaml"
     path.write_text(yaml.safe_dump(spec))
     return path
+
+
+@pytest.mark.slow
+def test_a_task_whose_data_change_runs_its_jobs_again(tiny_ladder, tmp_path):
+    from tests.harness.conftest import write_task
+
+    task = write_task(tmp_path / "task")
+    spec = SweepSpec.from_yaml(_write_spec(tmp_path / "sweep", tiny_ladder[:1], task, seeds=[0]))
+    first = run_sweep(spec, progress=False)
+    assert first.ran == len(E2E_AMOUNTS) and run_sweep(spec, progress=False).ran == 0  # untouched: reused
+
+    test_split = tmp_path / "task" / "test.jsonl"
+    rows = [json.loads(line) for line in test_split.read_text().splitlines()]
+    rows[0]["label"] = 1 - rows[0]["label"]  # one label corrected
+    test_split.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    again = run_sweep(spec, progress=False)
+    assert again.ran == len(E2E_AMOUNTS) and again.remeasured == len(E2E_AMOUNTS)
+    with Store(spec.store) as st:
+        runs, results = st.runs(), st.results()
+    assert len(runs) == 2 * len(E2E_AMOUNTS) and runs["superseded"].sum() == len(E2E_AMOUNTS)
+    assert set(results["run_id"]) == set(runs.loc[~runs["superseded"], "run_id"])  # fits take the new runs
 
 
 def _table(store_path) -> pd.DataFrame:
