@@ -1,10 +1,10 @@
 """Jobs: a sweep spec expanded into checkpoint x task x data amount x seed, each with a stable run id.
 
 A job is plain data (JSON-able), so it pickles to a process pool or a Ray worker unchanged. Its run id is a
-hash of everything that decides its result and nothing else: the checkpoint's identity, the task and
-the fingerprint of its content (config and documents, when the sweep could load it), the data amount,
-the seed, and the finetuning and evaluation settings that apply to it. Where results go (store, weights
-folder) is not part of it.
+hash of everything that decides its result and nothing else: the checkpoint's identity (with a
+fingerprint of its weights, for a local folder), the task and the fingerprint of its content (config and
+documents, when the sweep could load it), the data amount, the seed, and the finetuning and evaluation
+settings that apply to it. Where results go (store, weights folder) is not part of it.
 """
 
 from __future__ import annotations
@@ -91,14 +91,48 @@ def run_id(identity: dict) -> str:
 
 
 def checkpoint_identity(checkpoint: CheckpointSpec) -> dict:
-    """The part of a checkpoint that decides what gets loaded (not its measured loss or FLOPs)."""
-    return dict(
+    """The part of a checkpoint that decides what gets loaded (not its measured loss or FLOPs); for a
+    local folder with weights, their fingerprint too, so a checkpoint saved anew to the same folder is new."""
+    identity = dict(
         id=checkpoint.id,
         path=None if checkpoint.path is None else str(Path(checkpoint.path).resolve()),
         hub=checkpoint.hub,
         revision=checkpoint.revision,
         trust_remote_code=checkpoint.trust_remote_code,
     )
+    weights = None if checkpoint.path is None else weights_fingerprint(Path(checkpoint.path))
+    if weights is not None:
+        identity["weights"] = weights
+    return identity
+
+
+WHOLE_FILE_BYTES = 256 << 20
+"""Weight files up to this size are hashed whole; larger ones by 16 evenly spaced 1 MiB samples."""
+
+
+def weights_fingerprint(folder: Path) -> str | None:
+    """A hash of a checkpoint folder's config.json and safetensors files (each file's name and size, and
+    its bytes: all of them up to WHOLE_FILE_BYTES, else 16 evenly spaced 1 MiB samples). None when the
+    folder holds no safetensors file (loading it then fails with the reason)."""
+    files = sorted(folder.glob("*.safetensors")) if folder.is_dir() else []
+    if not files:
+        return None
+    digest = hashlib.sha256()
+    config = folder / "config.json"
+    if config.is_file():
+        digest.update(config.read_bytes())
+    for path in files:
+        size = path.stat().st_size
+        digest.update(f"\n{path.name}:{size}\n".encode())
+        with path.open("rb") as f:
+            if size <= WHOLE_FILE_BYTES:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(block)
+                continue
+            for i in range(16):
+                f.seek((size - (1 << 20)) * i // 15)
+                digest.update(f.read(1 << 20))
+    return "sha256:" + digest.hexdigest()
 
 
 def finetune_steps(n_examples: int, epochs: float, batch_size: int, min_steps: int = 0) -> int:
