@@ -26,8 +26,8 @@ from emergence.store import Store
 @dataclass
 class SweepSummary:
     """What a sweep did. ``skipped``: done before, or taken by another sweep; ``failed``: failed now;
-    ``remeasured``: jobs to run whose cell (checkpoint, task, amount, seed) a run of other settings already
-    measured (fits then take the newest run of a cell)."""
+    ``remeasured``: jobs to run whose cell (checkpoint, task, amount, seed) a run of other settings, task
+    data or weights already measured (fits then take the newest run of a cell)."""
 
     jobs: int = 0
     ran: int = 0
@@ -69,8 +69,8 @@ class SweepSummary:
             text += f"; released {self.released} left running by a dead sweep"
         if self.remeasured:
             text += (
-                f"; {self.remeasured} measured again cells that runs of other settings or task data had measured "
-                "(fits take each cell's newest run)"
+                f"; {self.remeasured} cells measured again (their settings, task data or checkpoint weights "
+                "changed since an earlier run; fits take each cell's newest run)"
             )
         return text
 

@@ -69,7 +69,9 @@ def test_a_changed_spec_measures_its_cells_again_and_fits_take_the_newest_runs(t
     changed = _sweep(_spec(tmp_path, finetune=dict(learning_rate=3e-4)))
     # few-shot jobs do not finetune: their identity, and their runs, stay; the 8 finetuned cells run again
     assert (changed.ran, changed.skipped, changed.remeasured) == (8, 2, 8)
-    assert "8 measured again cells that runs of other settings or task data had measured" in changed.message()
+    assert (
+        "8 cells measured again (their settings, task data or checkpoint weights changed" in changed.message()
+    )
     with Store(_spec(tmp_path).store) as st:
         results = st.results()
         assert len(results) == 10 and not results.duplicated(["task", "data_amount", "seed"]).any()
