@@ -29,8 +29,8 @@ for col, status in zip(cols[1:], ("done", "running", "pending", "failed"), stric
 if replaced := int(by_status.get("replaced", 0)):
     st.caption(
         f"{replaced:,} more {'run is' if replaced == 1 else 'runs are'} done but replaced: a newer run "
-        "measured the same checkpoint, task, data amount and seed (another spec's settings), and fits take "
-        "the newest."
+        "measured the same checkpoint, task, data amount and seed (after a change of settings, task data or "
+        "checkpoint weights), and fits take the newest."
     )
 
 left, mid, right = st.columns([2, 2, 1])
