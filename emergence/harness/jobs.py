@@ -91,19 +91,14 @@ def run_id(identity: dict) -> str:
 
 
 def checkpoint_identity(checkpoint: CheckpointSpec) -> dict:
-    """The part of a checkpoint that decides what gets loaded (not its measured loss or FLOPs); for a
-    local folder with weights, their fingerprint too, so a checkpoint saved anew to the same folder is new."""
-    identity = dict(
+    """The part of a checkpoint that decides what gets loaded (not its measured loss or FLOPs)."""
+    return dict(
         id=checkpoint.id,
         path=None if checkpoint.path is None else str(Path(checkpoint.path).resolve()),
         hub=checkpoint.hub,
         revision=checkpoint.revision,
         trust_remote_code=checkpoint.trust_remote_code,
     )
-    weights = None if checkpoint.path is None else weights_fingerprint(Path(checkpoint.path))
-    if weights is not None:
-        identity["weights"] = weights
-    return identity
 
 
 WHOLE_FILE_BYTES = 256 << 20
@@ -184,6 +179,9 @@ def expand_jobs(
     jobs = []
     for checkpoint in checkpoints:
         identity = checkpoint_identity(checkpoint)
+        weights = None if checkpoint.path is None else weights_fingerprint(Path(checkpoint.path))
+        if weights is not None:  # a checkpoint saved anew into the same folder is a new checkpoint
+            identity["weights"] = weights
         for task in spec.tasks:
             for amount in spec.data_amounts:
                 seeds = [0] if amount == 0 else spec.seeds
