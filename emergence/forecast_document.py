@@ -52,9 +52,19 @@ def validate_document(document: Any, source: str = "forecast") -> dict:
         message = " ".join(error.message.split())
         if len(message) > 160:
             message = message[:157] + "..."
-        raise EmergenceError(f"{source}: {error.json_path}: {message} (schema forecast-v1)")
+        path = "$" + "".join(_path_step(step) for step in error.absolute_path)
+        raise EmergenceError(f"{source}: {path}: {message} (schema forecast-v1)")
     _check_intervals(document, source)
     return document
+
+
+def _path_step(key: Any) -> str:
+    """One step of a JSON path: [0], .name, or ["any key"] quoted as JSON (so a key holding a newline or
+    a quote still leaves the path on one line)."""
+    if isinstance(key, int):
+        return f"[{key}]"
+    key = str(key)
+    return f".{key}" if key.isidentifier() and key.isascii() else f"[{json.dumps(key)}]"
 
 
 def _non_finite(obj: Any, path: str) -> str | None:
@@ -62,12 +72,12 @@ def _non_finite(obj: Any, path: str) -> str | None:
         return path
     if isinstance(obj, dict):
         for key, value in obj.items():
-            found = _non_finite(value, f"{path}.{key}")
+            found = _non_finite(value, path + _path_step(key))
             if found:
                 return found
     elif isinstance(obj, list):
         for i, value in enumerate(obj):
-            found = _non_finite(value, f"{path}[{i}]")
+            found = _non_finite(value, path + _path_step(i))
             if found:
                 return found
     return None

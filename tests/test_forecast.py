@@ -258,6 +258,15 @@ def _paths(obj, prefix=()):
             yield from _paths(v, (*prefix, i))
 
 
+@pytest.mark.parametrize("edit", [{"\n": math.nan}, {"a'b\n": 1}, {"x\ny": [math.inf]}])
+def test_a_refusal_names_an_odd_key_on_one_line(document, edit):
+    doc = copy.deepcopy(document)
+    doc["schema_version"] = edit  # keys with a newline or a quote (found by the property test below)
+    with pytest.raises(EmergenceError) as exc:
+        validate_document(doc, "f.json")
+    assert str(exc.value).startswith("f.json: $.schema_version") and "\n" not in str(exc.value)
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())
 def test_edited_documents_validate_or_are_refused(document, data):
