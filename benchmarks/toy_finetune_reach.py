@@ -11,6 +11,14 @@ few-shot rows of every other checkpoint. It prints accuracy per checkpoint and d
         [--method full|lora] [--learning-rate 3e-4]
 
 About 1 minute to train and 6 minutes to sweep (60 jobs, two workers) on a 2-core CPU.
+
+--size and --schedule-steps train another size on a schedule of its own length instead (warmup, then
+cosine decay over those steps), as a ladder built to a fixed budget of tokens per parameter would; with
+--shipped-sizes, the rows of the shipped run added are every row of those sizes only. The probe of such a
+ladder (m trained 200 steps, 0.77 tokens per parameter, beside the shipped l, 0.58):
+
+    python benchmarks/toy_finetune_reach.py --out /tmp/fixed --size m --schedule-steps 200 --epochs 4 \
+        --steps 20 40 60 80 100 120 140 160 180 200 --shipped-sizes l     # 2 + 16 minutes
 """
 
 from __future__ import annotations
@@ -40,17 +48,24 @@ def main() -> None:
     ap.add_argument("--method", choices=["full", "lora"], default="full")
     ap.add_argument("--learning-rate", type=float, default=3e-4)
     ap.add_argument("--steps", type=int, nargs="+", default=[25, 50, 75, 100, 125, 150])
+    ap.add_argument("--size", default="xs", choices=[n for n in SIZES if n != "micro"])
+    ap.add_argument("--schedule-steps", type=int, help="length of its schedule (default: the ladder's)")
+    ap.add_argument("--shipped-sizes", nargs="+", help="add every row of these shipped sizes only")
     ap.add_argument("--shipped", default=str(ROOT / "data" / "demo" / "store.sqlite"))
     args = ap.parse_args()
     out = Path(args.out).resolve()
 
-    xs = SIZES["xs"]
-    size = dataclasses.replace(xs, save_fractions=tuple(s / xs.steps for s in args.steps))
-    records = train_size(size, out / "xs", build_tokenizer())
+    size = SIZES[args.size]
+    name = size.name  # the ladder's own ids when its schedule is kept: the same weights
+    if args.schedule_steps and args.schedule_steps != size.steps:
+        size = dataclasses.replace(size, steps=args.schedule_steps)
+        name = f"{size.name}{size.steps}"
+    size = dataclasses.replace(size, save_fractions=tuple(s / size.steps for s in args.steps))
+    records = train_size(size, out / name, build_tokenizer())
     checkpoints = [
         {
-            "id": f"toy-s0-xs-step{r['step']:06d}",
-            "path": str(out / "xs" / f"step-{r['step']:06d}"),
+            "id": f"toy-s0-{name}-step{r['step']:06d}",
+            "path": str(out / name / f"step-{r['step']:06d}"),
             "pretraining_loss": r["pretraining_loss"],
             "params": r["params"],
             "tokens": r["tokens"],
@@ -61,7 +76,7 @@ def main() -> None:
     spec = SweepSpec.from_dict(
         {
             "store": str(out / "reach.sqlite"),
-            "ladder": {"name": "toy-xs-early", "checkpoints": checkpoints},
+            "ladder": {"name": f"toy-{name}-probe", "checkpoints": checkpoints},
             "tasks": list(TASKS),
             "data_amounts": [0, 32, 128, 512, 2048],
             "seeds": [0],
@@ -83,7 +98,10 @@ def main() -> None:
         early = store.results()
     with Store(args.shipped) as store:
         shipped = store.results()
-    shipped = shipped[(shipped["data_amount"] == 0) & ~shipped["checkpoint"].isin(early["checkpoint"])]
+    if args.shipped_sizes:
+        shipped = shipped[shipped["checkpoint"].str.split("-").str[2].isin(args.shipped_sizes)]
+    else:
+        shipped = shipped[(shipped["data_amount"] == 0) & ~shipped["checkpoint"].isin(early["checkpoint"])]
     results = pd.concat([shipped, early], ignore_index=True)
     for task, (metric, chance) in TASKS.items():
         table = fit_table(results, task, metric)
@@ -98,7 +116,7 @@ def main() -> None:
             bt = backtest(table, EmergenceLaw(link=link, chance=chance))
             print(f"backtest ({link}): reference elbow {bt.reference_elbow:.3f}, first emerged at "
                   f"{bt.first_emerged_flops:.3g} FLOPs")  # fmt: skip
-            for row in bt.cutoffs[bt.cutoffs["n_checkpoints"] <= len(checkpoints)].itertuples():
+            for row in bt.cutoffs.itertuples():
                 result = f"error {row.error:+.3f} nats" if row.note == "" else row.note
                 print(f"  {row.n_checkpoints} checkpoints, advance {row.advance_factor:.2f}x: {result}")
 

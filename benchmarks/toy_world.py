@@ -15,7 +15,8 @@ Per built-in task and its headline metric, on the store's few-shot and finetuned
 --max-tokens-per-param R keeps only the checkpoints trained on at most R tokens per parameter: the ladder
 a fixed budget per parameter would give (real ladders scale tokens with size; the toy ladder gives its
 smallest size 30 tokens per parameter and its largest 0.6). A probe of what the backtest needs, made of
-mid-schedule checkpoints, not a ladder trained that way.
+mid-schedule checkpoints, not a ladder trained that way (for that, see benchmarks/toy_finetune_reach.py
+--size m --schedule-steps 200: it reaches no advance).
 """
 
 from __future__ import annotations
