@@ -60,6 +60,8 @@ def main() -> None:
     if args.schedule_steps and args.schedule_steps != size.steps:
         size = dataclasses.replace(size, steps=args.schedule_steps)
         name = f"{size.name}{size.steps}"
+    if max(args.steps) > size.steps:
+        ap.error(f"--steps go up to {max(args.steps)}, past the schedule's {size.steps} steps")
     size = dataclasses.replace(size, save_fractions=tuple(s / size.steps for s in args.steps))
     records = train_size(size, out / name, build_tokenizer())
     checkpoints = [
