@@ -28,6 +28,7 @@ import dataclasses
 from pathlib import Path
 
 import pandas as pd
+from toy_world import TASKS  # the sibling script's: each task's headline metric and chance
 
 from emergence.config import SweepSpec
 from emergence.forecast import fit_table
@@ -38,7 +39,6 @@ from emergence.law import EmergenceLaw, backtest
 from emergence.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
-TASKS = {"toy_sum_qa": ("exact_match", 0.0), "toy_sum_choice": ("acc", 0.25)}
 
 
 def main() -> None:
