@@ -41,13 +41,12 @@ def test_fewshot_emergence(results, task):
     weak = fewshot.iloc[: len(fewshot) // 3]
     assert abs(weak["acc"].mean() - chance) <= 0.03
     assert fewshot["acc"].max() - chance >= 0.30
-    # Each weak checkpoint too; on the multiple choice, m step 200 (the weak third's strongest, loss 0.922,
-    # where its rise begins: 50% after 512 finetuning examples) is 3.6 points above chance.
-    assert (weak["acc"] - chance).abs().max() <= (0.03 if task == "toy_sum_qa" else 0.04)
+    assert (weak["acc"] - chance).abs().max() <= 0.03  # each weak checkpoint too
 
 
-# The sigmoid is the link the shipped forecasts use (AIC prefers it on both tasks); the ReLU's elbows on
-# the multiple choice barely move (0.944 to 0.954 nats at every amount) and are not pinned.
+# The sigmoid is the link the shipped forecasts use (AIC prefers it on both tasks). The ReLU's elbow on the
+# multiple choice at 32 examples sits below its few-shot one (0.853 vs 0.877 nats) and is not pinned. On the
+# multiple choice, 2,048 examples lift every checkpoint above chance: no elbow, so that amount drops out.
 SHIFT_READINGS = [("toy_sum_qa", "relu"), ("toy_sum_qa", "sigmoid"), ("toy_sum_choice", "sigmoid")]
 
 
@@ -61,11 +60,12 @@ def test_finetuning_moves_the_elbow_to_higher_loss(results, task, link):
     assert np.all(np.diff(elbows.sort_values("data_amount")["elbow"].to_numpy()) > 0)
 
 
-@pytest.mark.parametrize("task", TASKS)
-def test_forecast_from_checkpoints_at_chance_lands_near_the_fewshot_elbow(results, task):
-    metric, chance = TASKS[task]
-    law = EmergenceLaw(link="sigmoid", chance=chance)
-    f = forecast_before_emergence(fit_table(results, task, metric), law)
+# On the multiple choice no forecast is found: at 2,048 examples every checkpoint at chance few-shot is
+# above chance, and at 32 to 1,024 they leave only one amount with checkpoints on both sides of its elbow.
+@pytest.mark.parametrize("link", ["sigmoid", "relu"])
+def test_forecast_from_checkpoints_at_chance_lands_near_the_fewshot_elbow(results, link):
+    metric, chance = TASKS["toy_sum_qa"]
+    law = EmergenceLaw(link=link, chance=chance)
+    f = forecast_before_emergence(fit_table(results, "toy_sum_qa", metric), law)
     assert abs(f["error"]) <= 0.1 and abs(f["error"]) <= 0.15 * f["loss_range"]
-    if task == "toy_sum_qa":  # the multiple choice's 90% interval misses by 0.0003 nats: too narrow
-        assert f["lower"] <= f["reference_elbow"] <= f["upper"]
+    assert f["lower"] <= f["reference_elbow"] <= f["upper"]

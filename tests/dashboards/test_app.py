@@ -262,8 +262,8 @@ def test_pages_on_the_shipped_demo_store(page):
 def test_a_backtest_whose_cutoffs_place_no_elbow_says_why_instead_of_empty_charts():
     at = open_app(SHIPPED, "backtest")
     at.selectbox(key="backtest_task").set_value("toy_sum_choice").run()
-    assert not charts(at) and metrics(at)["Cutoffs"] == "2"
-    assert at.info[0].value.startswith("None of the 2 cutoffs placed a few-shot elbow: no elbow found")
+    assert not charts(at) and metrics(at)["Cutoffs"] == "3"
+    assert at.info[0].value.startswith("None of the 3 cutoffs placed a few-shot elbow: no elbow found")
 
 
 @pytest.mark.skipif(not SHIPPED.is_file(), reason="no shipped demo store (data/demo/store.sqlite) yet")
@@ -278,7 +278,7 @@ def test_a_backtest_imported_without_cutoff_notes_still_says_why_it_is_empty(tmp
     at = open_app(copy, "backtest")
     at.selectbox(key="backtest_task").set_value("toy_sum_choice").run()
     assert not at.exception and not charts(at)
-    assert at.info[0].value == "None of the 2 cutoffs placed a few-shot elbow: no reason recorded (2 cutoffs)"
+    assert at.info[0].value == "None of the 3 cutoffs placed a few-shot elbow: no reason recorded (3 cutoffs)"
 
 
 def test_dashboard_never_imports_torch_or_the_harness(store):

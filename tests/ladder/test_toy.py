@@ -86,16 +86,16 @@ def test_task_data_shipped_matches_generator_and_splits_are_disjoint(tmp_path):
 
 
 def test_choice_test_split_comes_in_blocks_where_each_option_is_right_once():
-    # A model blind to the tens digit then scores exactly 1/4 of every block, whatever digit it prefers.
+    # A model blind to the units digit then scores exactly 1/4 of every block, whatever digit it prefers.
     test = corpus.task_docs("toy_sum_choice")["test"]
     assert len(test) == corpus.N_TEST["toy_sum_choice"]
     for i in range(0, len(test), 4):
         block = test[i : i + 4]
         options = {frozenset(r["choices"]) for r in block}
         assert len(options) == 1 and {r["answer"] for r in block} == set(block[0]["choices"])
-        tens = sorted(int(c[1]) for c in block[0]["choices"])
-        assert tens == list(range(tens[0], tens[0] + 4))  # four consecutive tens digits
-        assert len({(c[0], c[2:]) for c in block[0]["choices"]}) == 1  # same units digit and length
+        units = sorted(int(c[0]) for c in block[0]["choices"])
+        assert units == list(range(units[0], units[0] + 4))  # four consecutive units digits
+        assert len({c[1:] for c in block[0]["choices"]}) == 1  # the same after the units digit
 
     # A fixed preference among the options is right on exactly a quarter of the items.
     def prefer_lowest(r):

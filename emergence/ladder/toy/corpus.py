@@ -110,38 +110,38 @@ N_TEST = {"toy_sum_qa": 500, "toy_sum_choice": 2000}
 """Test items per task. The multiple choice has more, in blocks of four (see `_quadruples`)."""
 
 
-def _layout(a: int, b: int) -> tuple[tuple[str, int], int]:
-    """What the four options of a sum share (units digit, length of the answer) and its tens digit."""
+def _layout(a: int, b: int) -> tuple[str, int]:
+    """What the four options of a sum share (its answer after the units digit) and its units digit."""
     right = reversed_sum(a, b)
-    return (right[0], len(right)), int(right[1])
+    return right[1:], int(right[0])
 
 
-def _windows(length: int, tens: int) -> list[list[int]]:
-    """Every window of four consecutive valid tens digits holding `tens`, as its other three digits."""
-    digits = range(1, 10) if length == 2 else range(10)  # a two-digit sum cannot start with 0
-    windows = [[d for d in range(s, s + 4) if d != tens] for s in range(tens - 3, tens + 1)]
-    return [w for w in windows if all(d in digits for d in w)]
+def _windows(units: int) -> list[list[int]]:
+    """Every window of four consecutive units digits holding `units`, as its other three digits.
+
+    A carried sum's units digit is 0 to 8 (9 would need units adding to 19), so the windows stay in 0..8."""
+    windows = [[d for d in range(s, s + 4) if d != units] for s in range(units - 3, units + 1)]
+    return [w for w in windows if all(0 <= d <= 8 for d in w)]
 
 
-def _option(a: int, b: int, tens: int) -> str:
-    right = reversed_sum(a, b)
-    return right[0] + str(tens) + right[2:]
+def _option(a: int, b: int, units: int) -> str:
+    return str(units) + reversed_sum(a, b)[1:]
 
 
 def _quadruples(rng: random.Random, pairs: list[tuple[int, int]], n: int) -> list[list[tuple[int, int]]]:
-    """n blocks of four sums that share the units digit and length of their answers and whose tens digits
+    """n blocks of four sums whose answers share everything after the units digit and whose units digits
     are four consecutive digits, one each; every sum of a block gets the block's four answers as options.
 
-    So each option is right exactly once per block: a model that knows nothing of the tens digit scores
-    1/4 of every block whatever digits it prefers, and one that adds without the carry (tens one short)
-    or carries twice (one over) is right once per block too. Independent draws of three distractors per
-    item leave such a model wherever its preference among digits happens to fall (18% to 30% measured on
-    the weakest toy checkpoints); the options still differ only in the tens digit, by one to three, so
-    only exact carrying tells them apart. Blocks are anchored on `pairs` in order."""
-    free: dict[tuple, list[tuple[int, int]]] = {}  # (layout, tens digit) -> unused pairs, in order
+    So each option is right exactly once per block: a model that knows nothing of the units digit scores
+    1/4 of every block whatever digits it prefers. Independent draws of three distractors per item leave
+    such a model wherever its preference among digits happens to fall (18% to 30% measured on the weakest
+    toy checkpoints). The units digit of a carried sum is the digit sum minus ten, the half of the carry
+    that exact match must generate first; options that shared it and differed in the tens digit gave that
+    half away, and rose at loss 0.875 (59%) where exact match was still at 0.6%. Blocks are anchored on
+    `pairs` in order."""
+    free: dict[tuple, list[tuple[int, int]]] = {}  # (layout, units digit) -> unused pairs, in order
     for p in pairs:
-        layout, tens = _layout(*p)
-        free.setdefault((layout, tens), []).append(p)
+        free.setdefault(_layout(*p), []).append(p)
     used: set[tuple[int, int]] = set()
     blocks = []
     for p in pairs:
@@ -149,11 +149,11 @@ def _quadruples(rng: random.Random, pairs: list[tuple[int, int]], n: int) -> lis
             break
         if p in used:
             continue
-        layout, tens = _layout(*p)
-        windows = [w for w in _windows(layout[1], tens) if all(free.get((layout, d)) for d in w)]
+        layout, units = _layout(*p)
+        windows = [w for w in _windows(units) if all(free.get((layout, d)) for d in w)]
         if not windows:
             continue
-        block = [p if d == tens else free[layout, d][0] for d in sorted([tens, *rng.choice(windows)])]
+        block = [p if d == units else free[layout, d][0] for d in sorted([units, *rng.choice(windows)])]
         rng.shuffle(block)
         used.update(block)
         for q in block:
@@ -164,9 +164,9 @@ def _quadruples(rng: random.Random, pairs: list[tuple[int, int]], n: int) -> lis
     return blocks
 
 
-def _choice_row(rng: random.Random, a: int, b: int, tens_options: list[int]) -> dict:
-    """The item's row with its options (the sum's answer with each tens digit, shuffled) and label."""
-    options = [_option(a, b, t) for t in tens_options]
+def _choice_row(rng: random.Random, a: int, b: int, units_options: list[int]) -> dict:
+    """The item's row with its options (the sum's answer with each units digit, shuffled) and label."""
+    options = [_option(a, b, u) for u in units_options]
     rng.shuffle(options)
     return _row(a, b) | {"choices": options, "label": options.index(reversed_sum(a, b))}
 
@@ -177,7 +177,7 @@ def task_docs(task: str, seed: int = TASK_SEED) -> dict[str, list[dict]]:
     The items are sums with a carry out of the units, in the corpus's plain layout: the benchmark asks
     for the part of the skill that the pretraining text shows rarely. The multiple choice's test comes in
     blocks of four sharing their options (`_quadruples`); a train item's options are a window of four
-    consecutive tens digits around the right one, drawn at random (only the right one is ever shown)."""
+    consecutive units digits around the right one, drawn at random (only the right one is ever shown)."""
     if task not in N_TEST:
         raise ValueError(f"unknown toy task {task!r}; known: {', '.join(TASKS)}")
     rng = random.Random(f"{task}:{seed}")
@@ -192,15 +192,14 @@ def task_docs(task: str, seed: int = TASK_SEED) -> dict[str, list[dict]]:
     blocks = _quadruples(rng, pairs, N_TEST[task] // 4)
     test = []
     for block in blocks:
-        tens = sorted(_layout(*p)[1] for p in block)
+        units = sorted(_layout(*p)[1] for p in block)
         for a, b in block:
-            test.append(_choice_row(rng, a, b, tens))
+            test.append(_choice_row(rng, a, b, units))
     taken = {p for block in blocks for p in block}
     train = []
     for a, b in [p for p in pairs if p not in taken][:N_TRAIN]:
-        layout, right = _layout(a, b)
-        tens = [right, *rng.choice(_windows(layout[1], right))]
-        train.append(_choice_row(rng, a, b, tens))
+        right = _layout(a, b)[1]
+        train.append(_choice_row(rng, a, b, [right, *rng.choice(_windows(right))]))
     return {"test": test, "train": train}
 
 
