@@ -43,9 +43,7 @@ def make_store(path: Path, n_benchmarks: int) -> dict:
         )
         for task in tasks[1:]:
             clone = copy.deepcopy(doc) | {"task": task}
-            store.add_forecast(
-                forecast.forecast_id(clone), task, clone["metric"], forecast.validate_document(clone)
-            )
+            store.add_forecast(forecast.validate_document(clone))
         counts = store.counts()
     print(
         f"store: {counts['runs']:,} runs, {counts['forecasts']} forecasts, built in {time.perf_counter() - t:.0f} s"

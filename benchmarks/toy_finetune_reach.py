@@ -98,7 +98,7 @@ def main() -> None:
 
     with Store(spec.store) as store:
         early = store.results()
-    with Store(args.shipped) as store:
+    with Store(args.shipped, read_only=True) as store:
         shipped = store.results()
     if args.shipped_sizes:
         shipped = shipped[shipped["checkpoint"].str.split("-").str[2].isin(args.shipped_sizes)]

@@ -97,7 +97,7 @@ def main() -> None:
         "--max-tokens-per-param", type=float, metavar="R", help="keep checkpoints with tokens <= R x params"
     )
     args = ap.parse_args()
-    with Store(args.store) as store:
+    with Store(args.store, read_only=True) as store:
         results = store.results()
     if args.max_tokens_per_param is not None:
         results = results[results["tokens"] <= args.max_tokens_per_param * results["params"]]

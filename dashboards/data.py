@@ -46,7 +46,15 @@ def fingerprint(path: str) -> tuple:
 
 
 def _open(path: str) -> Store:
-    return Store(Path(path).expanduser(), timeout=10.0)
+    return Store(Path(path).expanduser(), read_only=True, timeout=10.0)
+
+
+def is_shipped(path: str) -> bool:
+    """Whether ``path`` is the shipped demo store, which the dashboard never writes."""
+    try:
+        return Path(path).expanduser().resolve() == SHIPPED_STORE.resolve()
+    except OSError:
+        return False
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -60,6 +68,8 @@ def _read(path: str, key: tuple, what: str, task: str | None = None, metric: str
             return store.checkpoints()
         if what == "forecasts":
             return store.forecasts()
+        if what == "current_forecasts":
+            return store.forecasts(current=True)
         if what == "fits":
             return store.fits()
         if what == "counts":
@@ -112,17 +122,15 @@ def _data_hashes(store: Store) -> dict[tuple[str, str], str]:
 def read(path: str, what: str, task: str | None = None, metric: str | None = None):
     """One table of the store at ``path``, re-read only when the store changed since the last read.
 
-    ``what`` is one of results, runs, checkpoints, forecasts, fits, counts, benchmarks, data_hashes.
+    ``what`` is one of results, runs, checkpoints, forecasts, current_forecasts, fits, counts, benchmarks,
+    data_hashes.
     """
     return _read(str(path), fingerprint(path), what, task, metric)
 
 
 def latest_forecasts(path: str) -> pd.DataFrame:
-    """The newest forecast document per (task, metric)."""
-    fc = read(path, "forecasts")
-    if fc.empty:
-        return fc
-    return fc.sort_values("created_at").groupby(["task", "metric"], as_index=False).tail(1)
+    """The current forecast document per (task, metric): the newest computed one, else the newest imported."""
+    return read(path, "current_forecasts")
 
 
 def store_path() -> str:

@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 
 from emergence import forecast
-from emergence.ingest import write_rows
 from emergence.law.simulate import draw_law, simulate_table
 from emergence.store import Store
 
@@ -65,7 +64,7 @@ def build_store(
     and forecast documents (emergence.forecast, ``n_boot`` resamples) for the first ``forecasts`` tasks."""
     rows = simulated_rows(tasks, n_checkpoints=n_checkpoints, seeds=seeds, seed=seed)
     with Store(path) as store:
-        summary = write_rows(store, rows, fmt="tidy", source="simulated")
+        summary = store.add_results(rows, fmt="tidy", source="simulated")
         extra = []
         reasons = ["CUDA out of memory while finetuning", "lm-eval: task data file missing"]
         for i in range(failed + pending):

@@ -66,16 +66,69 @@ def store() -> None:
 @store_option
 @json_option
 def store_info(store_path: Path, as_json: bool) -> None:
-    """Create the store if missing, and print its schema version and row counts."""
+    """Print a store's schema version and row counts (reads only; a missing store is an error)."""
     from emergence.store import Store
 
-    with Store(store_path) as st:
+    with Store(store_path, read_only=True) as st:
         info = {"store": str(store_path), "schema_version": st.schema_version, **st.counts()}
     if as_json:
         _echo_json(info)
     else:
         for key, value in info.items():
             click.echo(f"{key:>16}  {value}")
+
+
+@store.command("release")
+@click.option("--worker", "workers", multiple=True, help="Also release this worker's claims (host:pid).")
+@click.option("--all", "release_all", is_flag=True, help="Release every claim (only when no sweep runs).")
+@store_option
+@json_option
+def store_release(workers, release_all, store_path, as_json):
+    """Hand back jobs claimed by sweeps that died: on this host, those whose process is gone; on any host,
+    those without a heartbeat for 10 minutes; and those of --worker (or --all) as you say."""
+    from emergence.harness.sweep import dead_claims
+    from emergence.store import Store
+
+    with Store(store_path, create=False) as st:
+        claims = st.claims()
+        reasons = dead_claims(claims)
+        unknown = sorted(set(workers) - set(claims["worker"]))
+        if unknown:
+            known = ", ".join(claims["worker"]) or "none"
+            raise EmergenceError(f"no claims by worker {unknown[0]} in {store_path} (claims by: {known})")
+        for worker in claims["worker"] if release_all else workers:
+            reasons.setdefault(worker, "released as asked")
+        released = {w: int(claims.set_index("worker").loc[w, "runs"]) for w in reasons}
+        st.release_runs(sorted(reasons))
+        live = claims[~claims["worker"].isin(list(reasons))]
+    if as_json:
+        _echo_json({"released": [{"worker": w, "runs": n, "why": reasons[w]} for w, n in released.items()],
+                    "live": live.to_dict("records")})  # fmt: skip
+        return
+    for worker, n in released.items():
+        click.echo(f"released {n} job(s) of {worker}: {reasons[worker]}")
+    if not released:
+        click.echo("no claims of dead sweeps")
+    for row in live.itertuples(index=False):
+        click.echo(f"left {row.runs} job(s) of {row.worker}: alive (heartbeat {_ago(row.heartbeat)}); "
+                   "--worker to release them anyway")  # fmt: skip
+
+
+def _ago(when: float) -> str:
+    import time
+
+    seconds = max(0.0, time.time() - when)
+    return f"{seconds:.0f} s ago" if seconds < 120 else f"{seconds / 60:.0f} min ago"
+
+
+@store.command("upgrade")
+@store_option
+def store_upgrade(store_path):
+    """Migrate a store written by an older emergence to this version's schema (every row is kept)."""
+    from emergence.store import Store
+
+    with Store(store_path, read_only=False, create=False) as st:
+        click.echo(f"{store_path}: schema version {st.schema_version}")
 
 
 @cli.command()
@@ -200,6 +253,8 @@ def ladder_build(
             "only the toy ladder is built here: pass --toy (other ladders are checkpoint folders or hub "
             "ids listed in a ladder spec)"
         )
+    if reduced and micro:
+        raise EmergenceError("--reduced and --micro are two different ladders: give one of them")
     from emergence.ladder.toy.build import build_toy_ladder
     from emergence.store import Store
 
@@ -371,36 +426,50 @@ def _echo_table(rows: list[dict], columns: list[str]) -> None:
     help="olmo: skip steps below this fraction of a run's last step (0.1 by default).",
 )
 @click.option("--only-task", "tasks", multiple=True, help="olmo: ingest only this task (repeatable).")
+@click.option(
+    "--replace-checkpoints",
+    is_flag=True,
+    help="A known checkpoint with other params, tokens, FLOPs or loss takes the new values (the old ones "
+    "are kept as history); without it such input is refused.",
+)
 @store_option
 @json_option
 def ingest(
-    path, fmt, params_map, models, n_examples, loss_column, warmup_fraction, tasks, store_path, as_json
-):
+    path, fmt, params_map, models, n_examples, loss_column, warmup_fraction, tasks, replace_checkpoints,
+    store_path, as_json,
+):  # fmt: skip
     """Put existing results into the store: an lm-eval 0.4.x output folder, OLMo ladder CSVs, or a tidy CSV.
 
-    Everything is checked first and written in one transaction: bad input stores nothing.
+    Everything is checked first and written in one transaction: bad input stores nothing. A result
+    already stored with other values is kept and superseded by the new one.
     """
-    from emergence.ingest import ingest as ingest_path
+    from emergence.ingest import read_results
     from emergence.store import Store
 
+    fmt, rows = read_results(
+        path,
+        fmt,
+        params_map=params_map,
+        models=models,
+        n_examples=n_examples,
+        loss_column=loss_column,
+        warmup_fraction=warmup_fraction,
+        tasks=list(tasks) or None,
+    )
     with Store(store_path) as st:
-        summary = ingest_path(
-            st,
-            path,
-            fmt,
-            params_map=params_map,
-            models=models,
-            n_examples=n_examples,
-            loss_column=loss_column,
-            warmup_fraction=warmup_fraction,
-            tasks=list(tasks) or None,
-        )
+        summary = st.add_results(rows, fmt=fmt, source=str(path), replace_checkpoints=replace_checkpoints)
     if as_json:
         _echo_json(summary)
         return
+    checkpoints = f"{summary['checkpoints']} checkpoints ({summary['new_checkpoints']} new"
+    if summary["replaced_checkpoints"]:
+        checkpoints += f", {summary['replaced_checkpoints']} replaced, old values kept as history"
+    runs = f"{summary['runs']} runs ({summary['new_runs']} new"
+    if summary["superseded"]:
+        runs += f", {summary['superseded']} supersede earlier measurements of their cells, kept"
     click.echo(
-        f"ingested {summary['rows']} results ({summary['format']}): {summary['checkpoints']} checkpoints, "
-        f"{summary['runs']} runs ({summary['new_runs']} new), {len(summary['tasks'])} task(s) into {store_path}"
+        f"ingested {summary['rows']} results ({summary['format']}): {checkpoints}), {runs}), "
+        f"{len(summary['tasks'])} task(s) into {store_path}"
     )
     for warning in summary["warnings"]:
         click.echo(f"warning: {warning}", err=True)
@@ -421,7 +490,7 @@ def fit(task, metric, store_path, as_json, **fit_options):
     from emergence.store import Store
 
     options = _options(**fit_options)
-    with Store(store_path) as st:
+    with Store(store_path, create=False) as st:
         results = st.results(task, metric)
         pairs = task_pairs(results)
         if not pairs:
@@ -510,6 +579,7 @@ def _echo_forecast(doc: dict) -> None:
     default=None,
     help="Write the forecast JSON (schema forecast-v1) here.",
 )
+@click.option("--overwrite", is_flag=True, help="Replace the --out file if it exists.")
 @click.option("--compare-links", is_flag=True, help="Also fit the other link forms and report AIC/BIC.")
 @click.option("--no-backtest", is_flag=True, help="Skip the backtest.")
 @_fit_options
@@ -523,6 +593,7 @@ def forecast(
     tokens,
     losses,
     out,
+    overwrite,
     compare_links,
     no_backtest,
     store_path,
@@ -542,7 +613,9 @@ def forecast(
     budgets = _budgets(flops, params, tokens, losses)
     options = _options(**fit_options, backtest=not no_backtest)
     labels = ["emergence law", "loss law", "backtest", "budgets", "document"]
-    with Store(store_path) as st:
+    if out is not None:
+        _check_new_file(out, overwrite)
+    with Store(store_path, create=False) as st:
         task, metric = choose_pair(st.results(), task, metric)  # all: an error lists the choices
         with _progress(len(labels), f"forecast {task}") as bar:
             doc = make_forecast(
@@ -584,7 +657,7 @@ def backtest(task, metric, store_path, as_json, **fit_options):
     from emergence.store import Store
 
     options = _options(**fit_options)
-    with Store(store_path) as st:
+    with Store(store_path, read_only=True) as st:
         results = st.results()  # all of them, so that an unknown task's error lists the choices
         task, metric = choose_pair(results, task, metric)
     table = fit_table(results, task, metric)
@@ -656,28 +729,35 @@ def backtest(task, metric, store_path, as_json, **fit_options):
     default=None,
     help="Also write the results table as a tidy CSV (what `emergence ingest --format tidy` reads).",
 )
+@click.option("--overwrite", is_flag=True, help="Replace files that exist at --out or --results.")
 @store_option
 @json_option
-def export(task, metric, out, results_csv, store_path, as_json):
-    """Export the newest stored forecast of each (task, metric) as schema-valid JSON."""
+def export(task, metric, out, results_csv, overwrite, store_path, as_json):
+    """Export the current forecast of each (task, metric) as schema-valid JSON: the newest computed one, or
+    the newest imported one where none was computed."""
     from emergence.forecast import stored_forecasts, write_document
     from emergence.ingest import write_tidy
     from emergence.store import Store
 
-    with Store(store_path) as st:
+    with Store(store_path, read_only=True) as st:
         docs = stored_forecasts(st, task, metric)
         results = st.results(task, metric) if results_csv else None
     if not docs:
         raise EmergenceError(
             f"no stored forecast for task {task!r}, metric {metric!r}; run `emergence forecast`"
         )
-    if out.suffix.lower() == ".json":
+    if out.suffix.lower() == ".json" or out.is_file():
         if len(docs) > 1:
-            raise EmergenceError(f"{len(docs)} forecasts match; give --task/--metric, or a folder as --out")
-        paths = [write_document(docs[0], out)]
+            raise EmergenceError(
+                f"{len(docs)} forecasts match; give --task/--metric, or a folder as --out (not a file)"
+            )
+        targets = [(docs[0], out)]
     else:
         safe = lambda s: "".join(c if c.isalnum() or c in "-_." else "_" for c in s)  # noqa: E731
-        paths = [write_document(d, out / f"{safe(d['task'])}__{safe(d['metric'])}.json") for d in docs]
+        targets = [(d, out / f"{safe(d['task'])}__{safe(d['metric'])}.json") for d in docs]
+    for path in [p for _, p in targets] + ([results_csv] if results_csv is not None else []):
+        _check_new_file(path, overwrite)
+    paths = [write_document(d, p) for d, p in targets]
     if results_csv is not None:
         write_tidy(results, results_csv)
     if as_json:
@@ -689,23 +769,35 @@ def export(task, metric, out, results_csv, store_path, as_json):
             click.echo(f"wrote {results_csv} ({len(results)} results)")
 
 
+def _check_new_file(path: Path, overwrite: bool) -> None:
+    """Refuse to write over a file the user has, unless asked to."""
+    if path.is_dir():
+        raise EmergenceError(f"{path} is a folder; give a file path")
+    if path.exists() and not overwrite:
+        raise EmergenceError(f"{path} exists; choose another path, or pass --overwrite to replace it")
+
+
 @cli.command("import")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @store_option
 @json_option
 def import_(paths, store_path, as_json):
-    """Import forecast JSON files into the store (each validated against the schema; all or none)."""
-    from emergence.forecast_document import forecast_id, read_document
+    """Import forecast JSON files (each validated against the schema; all or none). They are kept as
+    imported forecasts beside the store's own and never replace a forecast computed here."""
+    from emergence.forecast import import_documents
+    from emergence.forecast_document import read_document
     from emergence.store import Store
 
-    docs = [read_document(p) for p in paths]  # every file is checked before any is stored
+    for p in paths:  # every file is checked before the store is opened
+        read_document(p)
     with Store(store_path) as st:
-        for doc in docs:
-            st.add_forecast(forecast_id(doc), doc["task"], doc["metric"], doc)
+        stored = import_documents(st, paths)
     if as_json:
-        _echo_json([{"task": d["task"], "metric": d["metric"], "id": forecast_id(d)} for d in docs])
+        _echo_json([{"task": d["task"], "metric": d["metric"], "id": i, "new": new} for d, i, new in stored])
     else:
-        click.echo(f"imported {len(docs)} forecast(s) into {store_path}")
+        new = sum(n for *_, n in stored)
+        again = f" ({len(stored) - new} already there)" if new < len(stored) else ""
+        click.echo(f"imported {new} forecast(s) into {store_path}{again}, marked imported")
 
 
 def _int_list(text: str) -> list[int]:

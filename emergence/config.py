@@ -23,8 +23,13 @@ from pydantic import (
 )
 
 from emergence.errors import EmergenceError
+from emergence.files import read_yaml
 
 Model = TypeVar("Model", bound="Spec")
+MAX_COUNT = 2**31 - 1
+"""The largest count (examples, steps) a spec takes: far above any real sweep, inside every library's ints."""
+Seed = Annotated[int, Field(ge=0, le=2**32 - 1)]
+"""Seeds as numpy and torch take them."""
 
 
 def _resolve(value: Path | None, info: ValidationInfo, *, must_exist: bool = True) -> Path | None:
@@ -48,13 +53,7 @@ class Spec(BaseModel):
         path = Path(path)
         if not path.is_file():
             raise EmergenceError(f"no such spec file: {path}")
-        try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-            raise EmergenceError(f"{path}: not valid YAML{where}: {problem}") from None
+        data = read_yaml(path) or {}
         if not isinstance(data, dict):
             raise EmergenceError(
                 f"{path}: expected a mapping of fields at the top, got {type(data).__name__}"
@@ -124,15 +123,19 @@ class CheckpointSpec(Spec):
         None, description="The hub revision (branch, tag or commit), e.g. 'step8000'."
     )
     family: str | None = Field(None, description="The model size/family this checkpoint belongs to.")
-    step: Annotated[int, Field(ge=0)] | None = Field(None, description="Training step of the checkpoint.")
-    params: Annotated[float, Field(gt=0)] | None = Field(
+    step: Annotated[int, Field(ge=0, le=MAX_COUNT)] | None = Field(
+        None, description="Training step of the checkpoint."
+    )
+    params: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = Field(
         None, description="Parameter count (counted if absent)."
     )
-    tokens: Annotated[float, Field(ge=0)] | None = Field(None, description="Pretraining tokens seen.")
-    flops: Annotated[float, Field(ge=0)] | None = Field(
+    tokens: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = Field(
+        None, description="Pretraining tokens seen."
+    )
+    flops: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = Field(
         None, description="Training FLOPs (6*params*tokens if absent)."
     )
-    pretraining_loss: Annotated[float, Field(gt=0)] | None = Field(
+    pretraining_loss: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = Field(
         None,
         description="Held-out pretraining loss in nats/token (measured on the ladder's loss corpus if absent).",
     )
@@ -159,7 +162,7 @@ class ToyLadderSpec(Spec):
     sizes: Annotated[list[str], Field(min_length=1)] | None = Field(
         None, description="Only these model sizes (e.g. ['micro'] for a ladder built in seconds)."
     )
-    seed: int = Field(0, description="Seed of the corpus and of training.")
+    seed: Seed = Field(0, description="Seed of the corpus and of training.")
     out_dir: Path = Field(
         Path("runs/toy-ladder"), validate_default=True, description="Where the checkpoints are written."
     )
@@ -209,10 +212,14 @@ class FinetuneSpec(Spec):
     """How each checkpoint is finetuned on a data amount of task examples."""
 
     method: Literal["full", "lora"] = Field("full", description="Full finetuning or LoRA (peft).")
-    learning_rate: Annotated[float, Field(gt=0, le=1)] = Field(3e-4, description="AdamW learning rate.")
-    epochs: Annotated[float, Field(gt=0)] = Field(2.0, description="Passes over the finetuning examples.")
-    batch_size: Annotated[int, Field(gt=0)] = Field(16, description="Examples per optimiser step.")
-    min_steps: Annotated[int, Field(ge=0)] = Field(
+    learning_rate: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = Field(
+        3e-4, description="AdamW learning rate."
+    )
+    epochs: Annotated[float, Field(gt=0, le=10_000, allow_inf_nan=False)] = Field(
+        2.0, description="Passes over the finetuning examples."
+    )
+    batch_size: Annotated[int, Field(gt=0, le=65_536)] = Field(16, description="Examples per optimiser step.")
+    min_steps: Annotated[int, Field(ge=0, le=10_000_000)] = Field(
         0,
         description="At least this many optimiser steps: a small data amount gets more passes instead of a "
         "handful of steps (0: the epochs alone decide).",
@@ -222,7 +229,7 @@ class FinetuneSpec(Spec):
         description="Finetuning prompts as the evaluation asks: 'fewshot' puts its solved examples before each "
         "question, 'zeroshot' gives the bare question.",
     )
-    lora_r: Annotated[int, Field(gt=0)] = Field(8, description="LoRA rank.")
+    lora_r: Annotated[int, Field(gt=0, le=65_536)] = Field(8, description="LoRA rank.")
     lora_targets: list[str] | None = Field(
         None, description="LoRA target modules (chosen per architecture if absent)."
     )
@@ -231,20 +238,20 @@ class FinetuneSpec(Spec):
 class EvalSpec(Spec):
     """How each run is evaluated with lm-eval."""
 
-    num_fewshot: Annotated[int, Field(ge=0)] | None = Field(
+    num_fewshot: Annotated[int, Field(ge=0, le=10_000)] | None = Field(
         None, description="Shots (the task's default if absent)."
     )
-    limit: Annotated[int, Field(gt=0)] | None = Field(
+    limit: Annotated[int, Field(gt=0, le=MAX_COUNT)] | None = Field(
         None, description="Evaluate on at most this many examples."
     )
-    batch_size: Annotated[int, Field(gt=0)] = Field(32, description="lm-eval batch size.")
+    batch_size: Annotated[int, Field(gt=0, le=65_536)] = Field(32, description="lm-eval batch size.")
 
 
 class ExecutorSpec(Spec):
     """Where jobs run."""
 
     kind: Literal["local", "ray"] = Field("local", description="'local' (this machine) or 'ray'.")
-    workers: Annotated[int, Field(gt=0)] = Field(
+    workers: Annotated[int, Field(gt=0, le=4096)] = Field(
         1, description="Parallel workers (one model in memory each)."
     )
     address: str | None = Field(None, description="A Ray cluster address to join (a local Ray if absent).")
@@ -260,11 +267,11 @@ class SweepSpec(Spec):
     tasks: Annotated[list[str], Field(min_length=1)] = Field(
         description="lm-eval task names, built-in task names, or task YAML paths."
     )
-    data_amounts: Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1)] = Field(
+    data_amounts: Annotated[list[Annotated[int, Field(ge=0, le=MAX_COUNT)]], Field(min_length=1)] = Field(
         [0, 64, 256, 1024],
         description="Finetuning examples per run; 0 is the few-shot run on the base checkpoint.",
     )
-    seeds: Annotated[list[int], Field(min_length=1)] = Field(
+    seeds: Annotated[list[Seed], Field(min_length=1)] = Field(
         [0], description="Seeds (subset and data order)."
     )
     finetune: FinetuneSpec = Field(default_factory=FinetuneSpec)

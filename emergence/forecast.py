@@ -23,7 +23,6 @@ from emergence.errors import EmergenceError, NoElbowFound
 from emergence.forecast_document import (
     SCHEMA_VERSION,
     dumps_document,
-    forecast_id,
     interval,
     loads_document,
     now_iso,
@@ -48,9 +47,8 @@ __all__ = [
     "fit_store",
     "fit_table",
     "forecast",
-    "forecast_id",
     "forecast_table",
-    "import_document",
+    "import_documents",
     "loads_document",
     "read_document",
     "run_backtest",
@@ -623,7 +621,8 @@ def forecast(
     command: str = "",
     progress=None,
 ) -> dict:
-    """Forecast one (task, metric) from the store's results; store the fits and the document; return it."""
+    """Forecast one (task, metric) from the store's results; keep the fits and the document beside earlier
+    ones; return it."""
     table = fit_table(store.results(task, metric), task, metric)
     document, fits = forecast_table(
         table,
@@ -634,37 +633,35 @@ def forecast(
         store=str(store.path),
         progress=progress,
     )
-    save_fits(store, document, fits)
-    store.add_forecast(forecast_id(document), task, metric, document)
+    save_fits(store, task, metric, document["provenance"]["data_hash"], fits, options)
+    store.add_forecast(document)
     return document
 
 
-def save_fits(store, document: dict, fits: dict) -> None:
-    """Store each fitted law's to_dict() under an id from the task, metric, kind and data hash."""
-    data = document["provenance"]["data_hash"]
+def save_fits(store, task: str, metric: str, data: str, fits: dict, options: FitOptions) -> None:
+    """Keep each fitted law's to_dict() with the data hash and options it was fitted with."""
     for kind, result in fits.items():
-        key = f"{document['task']}\0{document['metric']}\0{kind}\0{data}"
-        fit_id = "fit-" + hashlib.sha256(key.encode()).hexdigest()[:16]
-        store.add_fit(fit_id, document["task"], document["metric"], kind, data, result)
+        store.add_fit(task, metric, kind, data, result, options=plain(options.to_dict()))
 
 
-def import_document(store, path: str | Path) -> dict:
-    """Read and validate a forecast JSON and put it in the store's forecasts; returns it."""
-    document = read_document(path)
-    store.add_forecast(forecast_id(document), document["task"], document["metric"], document)
-    return document
+def import_documents(store, paths: list[str | Path]) -> list[tuple[dict, str, bool]]:
+    """Read and validate forecast JSON files, then keep them all (or none) as imported forecasts: they
+    never replace a computed one. Returns (document, id, newly stored) for each."""
+    documents = [read_document(p) for p in paths]  # every file is checked before any is stored
+    ids = store.import_forecasts(documents)
+    return [(d, i, new) for d, (i, new) in zip(documents, ids, strict=True)]
 
 
 def stored_forecasts(store, task: str | None = None, metric: str | None = None) -> list[dict]:
-    """The newest stored forecast document per (task, metric), optionally of one task/metric."""
-    frame = store.forecasts()
+    """The current forecast document per (task, metric) (the newest computed one, else the newest
+    imported), optionally of one task/metric."""
+    frame = store.forecasts(current=True)
     if task is not None:
         frame = frame[frame["task"] == task]
     if metric is not None:
         frame = frame[frame["metric"] == metric]
-    newest = frame.sort_values("created_at").groupby(["task", "metric"], sort=True).tail(1)
     return [
-        validate_document(d, f"stored forecast {d.get('task')}/{d.get('metric')}") for d in newest["document"]
+        validate_document(d, f"stored forecast {d.get('task')}/{d.get('metric')}") for d in frame["document"]
     ]
 
 
@@ -717,10 +714,7 @@ def fit_store(
         except EmergenceError as exc:
             rows.append({"task": task, "metric": metric, "status": "error", "note": str(exc)})
             continue
-        for kind, fit in row.pop("fits").items():
-            key = f"{task}\0{metric}\0{kind}\0{row['data_hash']}"
-            fit_id = "fit-" + hashlib.sha256(key.encode()).hexdigest()[:16]
-            store.add_fit(fit_id, task, metric, kind, row["data_hash"], fit)
+        save_fits(store, task, metric, row["data_hash"], row.pop("fits"), options)
         rows.append(row)
     return rows
 
@@ -744,12 +738,12 @@ def choose_pair(results: pd.DataFrame, task: str | None, metric: str | None) -> 
             f"no finished results for task {task!r}, metric {metric!r}; the store has: {known}"
         )
     metrics = sorted({m for _, m in pairs})
-    if task is not None and len({t for t, _ in pairs}) == 1:
+    tasks = sorted({t for t, _ in pairs})
+    if len(tasks) == 1:
         preferred = next((m for m in ("acc", "acc_norm", "exact_match", "len_norm") if m in metrics), None)
         if preferred and metric is None:
-            return task, preferred
+            return tasks[0], preferred
         raise EmergenceError(
-            f"task {task} has several metrics ({', '.join(metrics)}); choose one with --metric"
+            f"task {tasks[0]} has several metrics ({', '.join(metrics)}); choose one with --metric"
         )
-    tasks = sorted({t for t, _ in pairs})
     raise EmergenceError(f"the store has several tasks ({', '.join(tasks[:8])}); choose one with --task")

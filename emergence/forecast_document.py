@@ -8,7 +8,6 @@ maximum of 1``). Readers of version 1 read every 1.x document.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import math
 from functools import cache
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from emergence.errors import EmergenceError
+from emergence.files import parse_json, read_text
 
 SCHEMA_VERSION = "1.0"
 SCHEMA_FILE = "forecast-v1.json"
@@ -118,18 +118,7 @@ def write_document(document: dict, path: str | Path) -> Path:
 
 def loads_document(text: str, source: str = "forecast") -> dict:
     """Parse and validate forecast JSON text."""
-
-    def no_constants(name: str) -> None:
-        raise EmergenceError(f"{source}: {name} is not valid JSON; numbers must be finite")
-
-    try:
-        document = json.loads(text, parse_constant=no_constants)
-    except json.JSONDecodeError as exc:
-        from emergence.ingest import json_error
-
-        raise EmergenceError(json_error(source, text, exc)) from None
-    except RecursionError:
-        raise EmergenceError(f"{source}: JSON nested too deeply") from None
+    document = parse_json(text, source)
     if not isinstance(document, dict):
         raise EmergenceError(f"{source}: $: a forecast document is a JSON object")
     version = document.get("schema_version")
@@ -140,20 +129,7 @@ def loads_document(text: str, source: str = "forecast") -> dict:
 
 def read_document(path: str | Path) -> dict:
     """Read and validate a forecast JSON file."""
-    path = Path(path)
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except OSError as exc:
-        raise EmergenceError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise EmergenceError(f"{path}: not UTF-8 text") from None
-    return loads_document(text, str(path))
-
-
-def forecast_id(document: dict) -> str:
-    """A stable id for a stored forecast: task, metric and the fitted data's hash."""
-    key = f"{document['task']}\0{document['metric']}\0{document['provenance']['data_hash']}"
-    return "forecast-" + hashlib.sha256(key.encode()).hexdigest()[:16]
+    return loads_document(read_text(path), str(path))
 
 
 def plain(value: Any) -> Any:

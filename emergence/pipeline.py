@@ -68,19 +68,17 @@ def run_pipeline(
     Returns:
         (document, sweep summary, path of the JSON written).
     """
-    from emergence.harness.sweep import check_tasks, run_sweep
+    from emergence.harness.sweep import run_sweep
     from emergence.store import Store
 
     step = on_step or (lambda label: None)
     spec = sweep_spec(
         task, ladder, store=store, data_amounts=data_amounts, seeds=seeds, **(sweep_options or {})
     )
-    if job_fn is None:  # the real jobs load the task: an unknown one is refused before anything is stored
-        check_tasks(spec.tasks)
     step("sweep")
     summary = run_sweep(spec, progress=progress, checkpoints=checkpoints, job_fn=job_fn)
     step("forecast")
-    with Store(spec.store) as st:
+    with Store(spec.store, create=False) as st:
         results = st.results(spec.tasks[0])
         if results.empty:
             first = next(iter(summary.errors.values()), "")

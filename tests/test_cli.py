@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+from emergence.store import Store
+
 
 def emergence(*args, cwd=None):
     return subprocess.run(
@@ -18,6 +20,9 @@ def test_help_and_version():
 
 
 def test_store_info_json(tmp_path):
+    out = emergence("store", "info", "--store", str(tmp_path / "s.sqlite"), "--json")
+    assert out.returncode == 2 and "no store at" in out.stderr and not (tmp_path / "s.sqlite").exists()
+    Store(tmp_path / "s.sqlite").close()
     out = emergence("store", "info", "--store", str(tmp_path / "s.sqlite"), "--json")
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["runs"] == 0
@@ -36,5 +41,9 @@ def test_bad_spec_is_one_line_exit_2(tmp_path):
 def test_unwritable_store_is_a_clear_error(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")
-    out = emergence("store", "info", "--store", str(blocker / "s.sqlite"))
+    csv = tmp_path / "r.csv"
+    csv.write_text(
+        "task,metric,checkpoint,pretraining_loss,data_amount,seed,accuracy,n_examples\nt,acc,c,3,0,0,0.5,10\n"
+    )
+    out = emergence("ingest", str(csv), "--store", str(blocker / "s.sqlite"))
     assert out.returncode == 2 and out.stderr.startswith("error: cannot open the store")

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from emergence.cli import cli, main
 from emergence.forecast import read_document
+from emergence.store import Store
 from tests.test_ingest import write_olmo_ladder
 
 COMMANDS = ["ingest", "fit", "forecast", "backtest", "export", "import"]
@@ -88,6 +89,9 @@ def test_user_errors_exit_2(tmp_path, capsys, store):
     assert code == 2 and "choose one with --task" in err
     code, _, err = run(capsys, "ingest", tmp_path / "missing", "--store", store)
     assert code == 2 and "no such file or folder" in err
+    code, _, err = run(capsys, "export", "--store", tmp_path / "none.sqlite", "--out", tmp_path / "x.json")
+    assert code == 2 and "no store at" in err and not (tmp_path / "none.sqlite").exists()
+    Store(tmp_path / "empty.sqlite").close()
     code, _, err = run(capsys, "export", "--store", tmp_path / "empty.sqlite", "--out", tmp_path / "x.json")
     assert code == 2 and "no stored forecast" in err
 
@@ -110,7 +114,7 @@ def test_one_line_error_in_a_real_process(tmp_path):
         text=True,
     )
     assert out.returncode == 2 and out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
-    assert "line 2: accuracy must be within [0, 1] (got 1.5)" in out.stderr
+    assert "line 2: accuracy must be a fraction within [0, 1], not a percentage (got 1.5)" in out.stderr
 
 
 SHIPPED = Path(__file__).resolve().parents[1] / "data" / "demo" / "store.sqlite"

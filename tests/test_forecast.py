@@ -18,14 +18,14 @@ from emergence.forecast import (
     fit_table,
     forecast,
     forecast_table,
-    import_document,
+    import_documents,
     loads_document,
     read_document,
     stored_forecasts,
     validate_document,
     write_document,
 )
-from emergence.ingest import ingest, write_rows
+from emergence.ingest import ingest
 from emergence.law.simulate import draw_law, simulate_table
 from emergence.store import Store
 from tests.test_ingest import OLMO_ELBOW, olmo_accuracy, olmo_loss, write_olmo_ladder
@@ -175,7 +175,7 @@ def test_file_round_trip(tmp_path, document):
 def test_store_forecast_export_import_same_forecast(tmp_path, simulated):
     _, table = simulated
     with Store(tmp_path / "a.sqlite") as a:
-        write_rows(a, table.drop(columns="run_id"), fmt="tidy", source="sim")
+        a.add_results(table.drop(columns="run_id"), fmt="tidy", source="sim")
         doc = forecast(a, "toy_mc", "acc", BUDGETS[:2], FAST, command="pytest")
         assert len(a.fits()) == 2 and stored_forecasts(a) == [doc]
         exported = write_document(stored_forecasts(a, "toy_mc", "acc")[0], tmp_path / "f.json")
@@ -183,7 +183,7 @@ def test_store_forecast_export_import_same_forecast(tmp_path, simulated):
 
         write_tidy(a.results(), tmp_path / "results.csv")
     with Store(tmp_path / "b.sqlite") as b:
-        assert import_document(b, exported) == doc
+        assert [d for d, _, new in import_documents(b, [exported]) if new] == [doc]
         assert stored_forecasts(b) == [doc]
         # the exported results, ingested elsewhere, give the same forecast
         ingest(b, tmp_path / "results.csv")

@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from emergence.errors import EmergenceError
-from emergence.ingest import read_lmeval, read_olmo, read_tidy, validate_rows
+from emergence.ingest import read_lmeval, read_olmo, read_tidy
+from emergence.table import validate_results
 from tests.test_ingest import lmeval_results, write_olmo_ladder
 
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
@@ -45,7 +46,7 @@ def _parse(kind: str, data: bytes) -> None:
             path = Path(tmp) / "t.csv"
             path.write_bytes(data)
             rows = read_tidy(path)
-        validate_rows(rows, str(path))
+        validate_results(rows, str(path))
 
 
 def _ok_or_emergence_error(kind: str, data: bytes) -> None:

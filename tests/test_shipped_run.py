@@ -24,7 +24,7 @@ pytestmark = pytest.mark.skipif(not SHIPPED.is_file(), reason="no shipped demo s
 
 @pytest.fixture(scope="module")
 def results():
-    with Store(SHIPPED) as store:
+    with Store(SHIPPED, read_only=True) as store:
         return store.results()
 
 

@@ -17,7 +17,9 @@ import streamlit as st
 from dashboards import data
 from emergence import forecast, ingest
 from emergence.errors import EmergenceError
+from emergence.files import csv_text
 from emergence.store import Store
+from emergence.table import validate_results
 
 MAX_BYTES = 50 * 2**20
 KINDS = {
@@ -72,7 +74,7 @@ def parse_upload(kind: str, files: list, models=None) -> tuple[str, object]:
                 mapping.write_bytes(models.getvalue())
             rows = ingest.read_lmeval(folder, models=mapping)
         names = ", ".join(f.name for f in files)
-        return "rows", ingest.validate_rows(rows, names)
+        return "rows", validate_results(rows, names)
 
 
 st.title("Import / export")
@@ -80,7 +82,10 @@ path = data.store_path()
 
 # -- import ---------------------------------------------------------------------------------------------
 st.subheader("Import into the store")
-st.caption(f"Into `{path}`. Nothing is written until the file has passed every check and you press Import.")
+st.caption(
+    f"Into `{path}`. Nothing is written until the file has passed every check and you press Import; "
+    "imported forecasts are kept beside the store's own and never replace a computed one."
+)
 label = st.radio("What are you uploading?", list(KINDS), horizontal=True, key="upload_kind")
 kind = KINDS[label]
 st.caption(HELP[kind])
@@ -111,20 +116,27 @@ if files:
                 f"Valid: {len(parsed)} forecast document(s): "
                 + ", ".join(f"{d['task']}/{d['metric']}" for d in parsed)
             )
-        if st.button("Import", type="primary", key="upload_import"):
+        if data.is_shipped(path):
+            st.warning(
+                "The shipped demo store is read-only here. To import, type the path of a store of your own "
+                "in the sidebar (a new path makes a new store)."
+            )
+        elif st.button("Import", type="primary", key="upload_import"):
             try:
                 with Store(Path(path).expanduser()) as store:
                     if what == "rows":
-                        summary = ingest.write_rows(
-                            store, parsed, fmt=kind, source=", ".join(f.name for f in files)
-                        )
+                        source = ", ".join(f.name for f in files)
+                        summary = store.add_results(parsed, fmt=kind, source=source)
                         st.success(f"Stored {summary['runs']:,} runs ({summary['new_runs']:,} new).")
                         for warning in summary["warnings"]:
                             st.warning(warning)
                     else:
-                        for doc in parsed:
-                            store.add_forecast(forecast.forecast_id(doc), doc["task"], doc["metric"], doc)
-                        st.success(f"Stored {len(parsed)} forecast(s).")
+                        stored = store.import_forecasts(parsed)
+                        new = sum(n for _, n in stored)
+                        st.success(
+                            f"Stored {new} forecast(s) as imported ({len(parsed) - new} already there); a "
+                            "forecast computed here stays the one shown."
+                        )
             except EmergenceError as exc:
                 st.error(f"Refused, nothing was stored: {exc}")
 
@@ -160,7 +172,7 @@ with right:
     results = data.read(path, "results")
     st.download_button(
         f"Results: {len(results):,} rows (tidy; re-importable)",
-        lambda: results.to_csv(index=False),
+        lambda: ingest.tidy_csv(results),
         file_name="results.csv",
         mime="text/csv",
         key="download_results",
@@ -168,7 +180,7 @@ with right:
     runs = data.read(path, "runs")
     st.download_button(
         f"Runs: {len(runs):,} jobs with status and errors",
-        lambda: runs.to_csv(index=False),
+        lambda: csv_text(runs),
         file_name="runs.csv",
         mime="text/csv",
         key="download_runs",
@@ -176,7 +188,7 @@ with right:
     ckpts = data.read(path, "checkpoints")
     st.download_button(
         f"Checkpoints: {len(ckpts):,}",
-        lambda: ckpts.to_csv(index=False),
+        lambda: csv_text(ckpts),
         file_name="checkpoints.csv",
         mime="text/csv",
         key="download_checkpoints",
@@ -188,7 +200,7 @@ with right:
         )
         st.download_button(
             f"Forecast budgets: {len(budgets):,} rows",
-            lambda: budgets.to_csv(index=False),
+            lambda: csv_text(budgets),
             file_name="budgets.csv",
             mime="text/csv",
             key="download_budgets",

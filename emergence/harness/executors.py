@@ -8,23 +8,17 @@ on another machine never needs the SQLite file. A job's exception comes back as 
 from __future__ import annotations
 
 import os
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 
-from emergence.errors import EmergenceError
+from emergence.errors import EmergenceError, describe
 from emergence.harness.jobs import Job
 
 JobFn = Callable[[Job], dict]
-
-
-def one_line(exc: BaseException) -> str:
-    """An exception as one line: its type (unless it is the user-facing EmergenceError) and message."""
-    message = " ".join(str(exc).split())
-    if isinstance(exc, EmergenceError):
-        return message or type(exc).__name__
-    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
 def attempt(fn: JobFn, job: Job) -> dict:
@@ -32,7 +26,7 @@ def attempt(fn: JobFn, job: Job) -> dict:
     try:
         return {"ok": True, **fn(job)}
     except Exception as exc:  # any failure of one job is that job's, never the sweep's
-        return {"ok": False, "run_id": job.run_id, "error": one_line(exc)}
+        return {"ok": False, "run_id": job.run_id, "error": describe(exc)}
 
 
 def machine_cores() -> int:
@@ -70,10 +64,27 @@ class InProcessExecutor(Executor):
         return future
 
 
-def _init_worker(threads: int) -> None:
+def _init_worker(threads: int, parent: int) -> None:
+    _end_with_parent(parent)
     import torch
 
     torch.set_num_threads(threads)
+
+
+def _end_with_parent(parent: int, every: float = 1.0) -> None:
+    """End this worker as soon as the sweep that started it (``parent``) is gone, killed with -9 say: an
+    orphaned worker would hold its model's memory, or a GPU, for nothing. The parent's pid comes from the
+    parent itself, so a sweep killed while its workers were still starting is noticed too."""
+    if os.getppid() != parent:
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(every)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="emergence-parent-watch", daemon=True).start()
 
 
 class PoolExecutor(Executor):
@@ -95,7 +106,7 @@ class PoolExecutor(Executor):
                 max_workers=self.slots,
                 mp_context=get_context("spawn"),
                 initializer=_init_worker,
-                initargs=(self.threads,),
+                initargs=(self.threads, os.getpid()),
             )
         return self._pool
 
@@ -135,7 +146,7 @@ class RayExecutor(Executor):
                 ray.init(address=address, include_dashboard=False, log_to_driver=False)
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 raise EmergenceError(
-                    f"cannot join the Ray cluster at {address!r} ({one_line(exc)}); check the address, or "
+                    f"cannot join the Ray cluster at {address!r} ({describe(exc)}); check the address, or "
                     "leave it out to start a local Ray"
                 ) from None
         resources = ray.cluster_resources()

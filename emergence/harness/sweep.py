@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import pandas as pd
+
 from emergence.config import CheckpointSpec, SweepSpec
-from emergence.errors import EmergenceError
-from emergence.harness.executors import JobFn, make_executor, one_line
+from emergence.errors import EmergenceError, describe
+from emergence.harness.executors import JobFn, make_executor
 from emergence.harness.jobs import Job, expand_jobs
 from emergence.store import Store
 
@@ -37,6 +40,7 @@ class SweepSummary:
     taken_elsewhere: int = 0
     released: int = 0
     remeasured: int = 0
+    store: str = ""
     wall_s: float = 0.0
     finetune_s: float = 0.0
     evaluate_s: float = 0.0
@@ -58,7 +62,10 @@ class SweepSummary:
                 return f"nothing to run: all {self.jobs} jobs are done"
             text = f"nothing to run: {done} of {self.jobs} jobs are done"
             if self.taken_elsewhere:
-                text += f"; {self.taken_elsewhere} taken by another sweep"
+                text += (
+                    f"; {self.taken_elsewhere} taken by another sweep (if it is dead: `emergence store "
+                    f"release --store {self.store}` hands its claims back)"
+                )
             if self.failed_before:
                 text += f"; {self.failed_before} failed before (--retry-failed to run them again)"
             return text
@@ -78,60 +85,79 @@ class SweepSummary:
         return {**asdict(self), "overhead_s": self.overhead_s, "message": self.message()}
 
 
+HEARTBEAT_S = 30.0
+"""How often a running sweep marks its claims as alive."""
+STALE_S = 600.0
+"""A claim whose sweep has not marked it alive for this long is taken as dead, whatever its host."""
+
+
 def worker_id() -> str:
     """This process, as recorded on the runs it claims: ``host:pid``."""
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _process_start(pid: int) -> float | None:
-    """When process ``pid`` started (epoch seconds), or None if it does not exist (or is a zombie)."""
-    stat = Path(f"/proc/{pid}/stat")
-    if not Path("/proc/self/stat").exists():  # not Linux: ask the kernel whether the pid exists
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        except PermissionError:
-            pass
-        return 0.0
-    try:
-        fields = stat.read_text().rsplit(")", 1)[1].split()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    if fields[0] in ("Z", "X"):
-        return None
-    boot = next(
-        float(line.split()[1])
-        for line in Path("/proc/stat").read_text().splitlines()
-        if line.startswith("btime")
-    )
-    return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+def dead_claims(claims: pd.DataFrame, now: float | None = None) -> dict[str, str]:
+    """The workers among ``claims`` (Store.claims()) that are dead, each with the reason.
+
+    A worker of this host is dead when its process is gone (or its pid now belongs to a process started
+    after the claim); a worker of any host, when it has not beaten its heartbeat for STALE_S seconds.
+    """
+    import psutil
+
+    now = time.time() if now is None else now
+    host, dead = socket.gethostname(), {}
+    for row in claims.itertuples(index=False):
+        worker_host, _, pid = str(row.worker).rpartition(":")
+        if worker_host == host and pid.isdigit():
+            try:
+                began = psutil.Process(int(pid)).create_time()
+                alive = began <= row.since + 1.0 and psutil.Process(int(pid)).status() != psutil.STATUS_ZOMBIE
+            except psutil.Error:
+                alive = False
+            if not alive:
+                dead[row.worker] = "its process is gone"
+                continue
+        if now - row.heartbeat > STALE_S:
+            dead[row.worker] = f"no heartbeat for {(now - row.heartbeat) / 60:.0f} min"
+    return dead
 
 
 def release_dead_runs(store: Store) -> int:
-    """Release runs left 'running' by sweep processes of this host that are gone; returns how many.
+    """Release runs left 'running' by dead sweeps (see `dead_claims`); returns how many."""
+    return store.release_runs(sorted(dead_claims(store.claims())))
 
-    A pid that now belongs to a process started after the run was claimed was reused: also gone. Runs of
-    other hosts are left alone (this host cannot tell whether they are alive).
-    """
-    running = store.runs("running")
-    host = socket.gethostname()
-    dead = set()
-    for worker, started in running.groupby("worker")["started_at"].min().items():
-        worker_host, _, pid = str(worker).rpartition(":")
-        if worker_host != host or not pid.isdigit():
-            continue
-        began = _process_start(int(pid))
-        if began is None or began > started + 1.0:
-            dead.add(worker)
-    return store.release_runs(sorted(dead))
+
+class Heartbeat:
+    """A thread that marks a sweep's claims as alive every HEARTBEAT_S seconds, on its own connection, so
+    that a job running for hours in this process still shows a live sweep to every host."""
+
+    def __init__(self, path: Path, worker: str, every: float = HEARTBEAT_S):
+        self.path, self.worker, self.every = path, worker, every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="emergence-heartbeat", daemon=True)
+
+    def _run(self) -> None:
+        with Store(self.path) as store:
+            while not self._stop.wait(self.every):
+                try:
+                    store.heartbeat(self.worker)
+                except Exception:  # a busy store: the next beat tries again
+                    continue
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
 
 
 def _record(store: Store, job: Job, future: Future, summary: SweepSummary) -> None:
     try:
         outcome = future.result()
     except Exception as exc:  # the worker itself died (a killed process, a lost Ray node)
-        outcome = {"ok": False, "error": f"the worker running this job died: {one_line(exc)}"}
+        outcome = {"ok": False, "error": f"the worker running this job died: {describe(exc)}"}
     if outcome["ok"]:
         try:
             store.finish_run(
@@ -167,7 +193,7 @@ def run_jobs(
     if job_fn is None:
         from emergence.harness.run_job import run_job as job_fn
     start = time.perf_counter()
-    summary = SweepSummary(jobs=len(jobs))
+    summary = SweepSummary(jobs=len(jobs), store=str(store.path))
     store.add_runs(job.store_row() for job in jobs)
     summary.released = release_dead_runs(store)
     runs = store.runs()
@@ -189,6 +215,7 @@ def run_jobs(
     me = worker_id()
     inflight: dict[Future, Job] = {}
     with (
+        Heartbeat(store.path, me),
         make_executor(executor, workers=workers, address=address) as pool,
         tqdm(total=len(todo), unit="job", desc="sweep", disable=not progress, dynamic_ncols=True) as bar,
     ):
@@ -232,7 +259,7 @@ def check_tasks(tasks: list[str]) -> None:
             _fresh_task(spec, manager)  # evaluate's own loader: built once, reused by in-process jobs
         except Exception as exc:  # lm-eval raises KeyError for an unknown name, OSError for missing data
             raise EmergenceError(
-                f"task {task} cannot be loaded ({one_line(exc)}); give an lm-eval task name or a task "
+                f"task {task} cannot be loaded ({describe(exc)}); give an lm-eval task name or a task "
                 "YAML whose data files exist"
             ) from None
 
@@ -277,6 +304,10 @@ def run_sweep(
         A SweepSummary; ``summary.message()`` says what happened in one line.
     """
     kind = executor or spec.executor.kind
+    if (
+        job_fn is None
+    ):  # the real jobs load their tasks: one that cannot be loaded is refused before any write
+        check_tasks(spec.tasks)
     with Store(spec.store) as store:
         store.check_writable()  # a read-only store or a full disk fails now, not after the ladder is built
         from emergence.ladder.sources import register_checkpoint, resolve_ladder

@@ -15,6 +15,7 @@ import pandas as pd
 from emergence.errors import EmergenceError, NoElbowFound
 from emergence.law.likelihood import Problem, fit_problem, starts
 from emergence.law.links import LINK_PARAMS, LINKS, SHIFT_PARAMS, SHIFTS, Param
+from emergence.table import validate_results
 
 if TYPE_CHECKING:
     from emergence.law.result import EmergenceLawResult
@@ -23,47 +24,9 @@ REQUIRED = ("checkpoint", "pretraining_loss", "data_amount", "seed", "accuracy",
 
 
 def validate_table(table: pd.DataFrame) -> pd.DataFrame:
-    """Check the input table and return a clean copy; raise EmergenceError saying what to fix."""
-    if not isinstance(table, pd.DataFrame):
-        raise EmergenceError(f"expected a pandas DataFrame, got {type(table).__name__}")
-    missing = [c for c in REQUIRED if c not in table.columns]
-    if missing:
-        raise EmergenceError(f"table lacks column(s) {missing}; it needs {list(REQUIRED)}")
-    if table.empty:
-        raise EmergenceError("table has no rows")
-    t = table.copy()
-    for col in REQUIRED[1:]:
-        t[col] = pd.to_numeric(t[col], errors="coerce").astype(float)
-        bad = int((~np.isfinite(t[col])).sum())
-        if bad:
-            raise EmergenceError(
-                f"column {col!r} has {bad} missing, non-numeric or infinite value(s); drop or fill them"
-            )
-    if t["checkpoint"].isna().any():
-        raise EmergenceError("column 'checkpoint' has missing ids; give every row a checkpoint id")
-    checks = [
-        (
-            "pretraining_loss",
-            ~np.isfinite(t["pretraining_loss"]) | (t["pretraining_loss"] <= 0),
-            "a positive loss in nats",
-        ),
-        ("data_amount", t["data_amount"] < 0, "a count >= 0 (0 = few-shot)"),
-        ("data_amount", t["data_amount"] != np.round(t["data_amount"]), "a whole number of examples"),
-        ("accuracy", (t["accuracy"] < 0) | (t["accuracy"] > 1), "a fraction in [0, 1] (not a percentage)"),
-        ("n_examples", t["n_examples"] < 1, "at least 1"),
-    ]
-    for col, mask, want in checks:
-        if mask.any():
-            raise EmergenceError(
-                f"column {col!r} must be {want}; {int(mask.sum())} row(s) are not, e.g. {t.loc[mask, col].iloc[0]!r}"
-            )
-    t["checkpoint"] = t["checkpoint"].astype(str)
-    per_ckpt = t.groupby("checkpoint")["pretraining_loss"].nunique()
-    if (per_ckpt > 1).any():
-        raise EmergenceError(
-            f"checkpoint {per_ckpt[per_ckpt > 1].index[0]!r} has more than one pretraining_loss; give each checkpoint one loss"
-        )
-    return t.reset_index(drop=True)
+    """Check a table for the law (emergence.table's one validator, every row with a pretraining loss) and
+    return a clean copy; raise EmergenceError saying what to fix."""
+    return validate_results(table, "table", required=REQUIRED, require_loss=True, unique=False)
 
 
 class EmergenceLaw:

@@ -17,7 +17,6 @@ if str(ROOT) not in sys.path:  # the dashboards folder is not an installed packa
     sys.path.insert(0, str(ROOT))
 
 from dashboards.demo_store import build_store, simulated_rows  # noqa: E402
-from emergence.ingest import write_rows  # noqa: E402
 from emergence.store import Store  # noqa: E402
 
 APP = str(ROOT / "dashboards" / "app.py")
@@ -199,7 +198,8 @@ def test_good_uploads_land_in_the_store(tmp_path, store):
     build_store(path, ("arith_sum",), failed=0, pending=0)
     at = open_app(path, "import_export")
     at.radio(key="upload_kind").set_value("Tidy results CSV").run()
-    rows = simulated_rows(("new_task",), seed=3)
+    rows = simulated_rows(("new_task",), seed=3)  # another ladder: its checkpoints get names of their own
+    rows["checkpoint"] = "other-" + rows["checkpoint"]
     csv = rows.drop(columns=["flops"]).to_csv(index=False).encode()
     next(u for u in at.get("file_uploader") if u.label == "Files").set_value(("r.csv", csv, "text/csv")).run()
     assert not at.error, [e.value for e in at.error]
@@ -226,7 +226,7 @@ def test_a_click_is_not_lost_when_the_store_changed_since_the_last_run(tmp_path,
     with Store(path) as other:  # a live sweep lands a result between the user's two runs
         other.add_checkpoint("landed", "live/landed", pretraining_loss=2.0)
     at.button(key="upload_import").click().run()
-    assert [s.value for s in at.success][-1] == "Stored 1 forecast(s)."
+    assert [s.value for s in at.success][-1].startswith("Stored 1 forecast(s) as imported")
     assert _counts(path)["forecasts"] == 1
 
 
@@ -236,7 +236,7 @@ def test_results_landing_in_the_store_show_up(tmp_path):
     at = open_app(path)
     assert metrics(at)["Benchmarks"] == "1"
     with Store(path) as s:
-        write_rows(s, simulated_rows(("copy_span",), seed=5), fmt="tidy", source="live")
+        s.add_results(simulated_rows(("copy_span",)), fmt="tidy", source="live")  # the same ladder
     at.run()
     assert metrics(at)["Benchmarks"] == "2"
 
@@ -268,14 +268,15 @@ def test_a_backtest_whose_cutoffs_place_no_elbow_says_why_instead_of_empty_chart
 
 @pytest.mark.skipif(not SHIPPED.is_file(), reason="no shipped demo store (data/demo/store.sqlite) yet")
 def test_a_backtest_imported_without_cutoff_notes_still_says_why_it_is_empty(tmp_path):
-    copy = tmp_path / "store.sqlite"
-    shutil.copy(SHIPPED, copy)
-    with Store(copy) as st:  # a forecast JSON from elsewhere: the cutoffs' notes are optional in the schema
-        row = st.forecasts().query("task == 'toy_sum_choice'").iloc[-1]
-        for cutoff in row["document"]["backtest"]["cutoffs"]:
-            cutoff.pop("note", None)
-        st.add_forecast(row["forecast_id"], row["task"], row["metric"], row["document"])
-    at = open_app(copy, "backtest")
+    with Store(SHIPPED, read_only=True) as shipped:
+        document = shipped.forecasts(current=True).query("task == 'toy_sum_choice'").iloc[-1]["document"]
+        results = shipped.results("toy_sum_choice")
+    for cutoff in document["backtest"]["cutoffs"]:  # a forecast JSON from elsewhere: notes are optional
+        cutoff.pop("note", None)
+    with Store(tmp_path / "store.sqlite") as st:  # the same results, and that forecast imported
+        st.add_results(results.drop(columns="run_id"), fmt="tidy", source="shipped")
+        st.import_forecasts([document])
+    at = open_app(tmp_path / "store.sqlite", "backtest")
     at.selectbox(key="backtest_task").set_value("toy_sum_choice").run()
     assert not at.exception and not charts(at)
     assert at.info[0].value == "None of the 3 cutoffs placed a few-shot elbow: no reason recorded (3 cutoffs)"

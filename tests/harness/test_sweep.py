@@ -322,9 +322,7 @@ def test_failing_jobs_are_recorded_and_the_rest_goes_on(tiny_ladder, tiny_task, 
     shutil.copytree(tiny_ladder[0][1], broken)
     (broken / "model.safetensors").write_bytes(b"\x00" * 64)
     ladder = [tiny_ladder[0], tiny_ladder[1], ("broken", broken)]
-    spec = SweepSpec.from_yaml(
-        _write_spec(tmp_path, ladder, tiny_task, tasks=[str(tiny_task), "no_such_task_xyz"], seeds=[0])
-    )
+    spec = SweepSpec.from_yaml(_write_spec(tmp_path, ladder, tiny_task, tasks=[str(tiny_task)], seeds=[0]))
     real_finetune = finetune_module.finetune
 
     def finetune_that_blows_up_on_ck1(model, tokenizer, examples, **kw):
@@ -344,10 +342,9 @@ def test_failing_jobs_are_recorded_and_the_rest_goes_on(tiny_ladder, tiny_task, 
         ("ck0", 8),
         ("ck1", 0),
     ]
-    assert summary.ran == 3 and summary.failed == len(runs) - 3 == 12 - 3
+    assert summary.ran == 3 and summary.failed == len(runs) - 3 == 6 - 3
     assert all("\n" not in e and len(e) <= 500 for e in errors)
     assert errors[("ck1", str(tiny_task), 8)] == "FloatingPointError: loss is nan at step 2"
-    assert "'no_such_task_xyz' is not a registered task" in errors[("ck0", "no_such_task_xyz", 0)]
     assert errors[("broken", str(tiny_task), 0)].startswith(
         ("SafetensorError", "OSError", "checkpoint broken")
     )

@@ -100,18 +100,17 @@ def test_emergence_run_refuses_a_task_it_cannot_load_before_anything_is_stored(
     assert _files(tmp_path) == before  # no store, no forecast
 
 
-def test_in_a_sweep_each_job_of_a_task_with_missing_data_fails_with_the_reason(
+def test_a_sweep_refuses_a_task_it_cannot_load_before_anything_is_stored(
     tmp_path, two_checkpoints, task_yaml
 ):
+    """Issue 19, item 8: a typo or a task with missing data used to leave permanently failed runs."""
     gone = _task_without_train_file(task_yaml, tmp_path / "task")
-    spec = SweepSpec.from_yaml(write_spec(tmp_path, two_checkpoints[:1], [task_yaml, gone]))
-    summary = run_sweep(spec, progress=False)
-    assert (summary.ran, summary.failed) == (2, 2)  # the good task's two jobs ran
-    with Store(spec.store) as st:
-        failed = st.runs("failed")
-        assert set(failed.task) == {str(gone)}
-        assert all(e.startswith("FileNotFoundError: Unable to find") and "\n" not in e for e in failed.error)
-        assert set(st.evaluations().run_id) == set(st.runs("done").run_id)
+    for bad in (gone, "foo/bar", "no_such_task_xyz"):
+        spec = SweepSpec.from_yaml(write_spec(tmp_path / "spec", two_checkpoints[:1], [task_yaml, bad]))
+        with pytest.raises(EmergenceError, match="cannot be loaded") as info:
+            run_sweep(spec, progress=False)
+        assert "\n" not in str(info.value) and str(bad) in str(info.value)
+        assert not Path(spec.store).exists()
 
 
 # -- results: NaN and infinite values never land --------------------------------------------------------

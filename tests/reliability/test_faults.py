@@ -186,28 +186,30 @@ def work_log(monkeypatch) -> list[str]:
     return log
 
 
-def _sweep_cli(tmp_path, store, capsys) -> tuple[int, str]:
+def _sweep_cli(tmp_path, store, capsys, task) -> tuple[int, str]:
     from emergence.cli import main
 
     spec = tmp_path / "sweep.yaml"
     spec.write_text(
         f"store: {store}\nladder: {{checkpoints: [{{id: ck, hub: org/model, pretraining_loss: 2.0}}]}}\n"
-        "tasks: [t]\ndata_amounts: [0, 8]\n"
+        f"tasks: [{task}]\ndata_amounts: [0, 8]\n"
     )
     with pytest.raises(SystemExit) as info:
         main(["sweep", str(spec), "--no-progress"])
     return info.value.code, capsys.readouterr().err
 
 
-def test_full_disk_stops_a_sweep_before_any_work(tmp_path, monkeypatch, capsys, work_log):
+def test_full_disk_stops_a_sweep_before_any_work(tmp_path, monkeypatch, capsys, work_log, task_yaml):
     import shutil
 
-    import emergence.store
+    import emergence.store.connection
 
     store = tmp_path / "s.sqlite"
     usage = shutil.disk_usage(tmp_path)
-    monkeypatch.setattr(emergence.store.shutil, "disk_usage", lambda p: usage._replace(free=5 * 2**20))
-    code, err = _sweep_cli(tmp_path, store, capsys)
+    monkeypatch.setattr(
+        emergence.store.connection.shutil, "disk_usage", lambda p: usage._replace(free=5 * 2**20)
+    )
+    code, err = _sweep_cli(tmp_path, store, capsys, task_yaml)
     assert code == 2 and err.count("\n") == 1
     assert err.startswith(f"error: only 5 MB free on the disk of the store {store}")
     assert work_log == []
@@ -216,17 +218,17 @@ def test_full_disk_stops_a_sweep_before_any_work(tmp_path, monkeypatch, capsys, 
 
 
 @pytest.mark.parametrize("how", ["read-only store file", "store folder is a file"])
-def test_unwritable_store_stops_a_sweep_before_any_work(tmp_path, capsys, work_log, how):
+def test_unwritable_store_stops_a_sweep_before_any_work(tmp_path, capsys, work_log, how, task_yaml):
     if how == "read-only store file":
         store = tmp_path / "s.sqlite"
         Store(store).close()
         with read_only(store):
-            code, err = _sweep_cli(tmp_path, store, capsys)
+            code, err = _sweep_cli(tmp_path, store, capsys, task_yaml)
         with Store(store) as st:
             assert st.counts()["runs"] == 0
     else:
         (tmp_path / "file").write_text("")
-        code, err = _sweep_cli(tmp_path, tmp_path / "file" / "s.sqlite", capsys)
+        code, err = _sweep_cli(tmp_path, tmp_path / "file" / "s.sqlite", capsys, task_yaml)
     assert code == 2 and err.count("\n") == 1 and "choose a writable path (--store)" in err
     assert err.startswith("error: cannot ")
     assert work_log == []

@@ -208,7 +208,13 @@ def test_an_upload_never_writes_outside_the_store(
     from dashboards.demo_store import simulated_rows
 
     monkeypatch.chdir(tmp_path)
-    csv = simulated_rows(("new_task",), seed=3).drop(columns=["flops"]).to_csv(index=False).encode()
+    rows = simulated_rows(("new_task",), seed=3)  # another ladder: its checkpoints get names of their own
+    csv = (
+        rows.assign(checkpoint="other-" + rows["checkpoint"])
+        .drop(columns=["flops"])
+        .to_csv(index=False)
+        .encode()
+    )
     escape = tmp_path / "escaped.csv"
     names = [f"../../../../../../..{escape}", str(tmp_path / "abs.csv"), "../up.csv"]
     snapshot = sorted(p for p in tmp_path.rglob("*") if not p.name.startswith("store.sqlite"))

@@ -118,7 +118,7 @@ def build_toy_ladder(
         for row in table.itertuples(index=False):
             store.add_checkpoint(
                 checkpoint_id=row.checkpoint_id,
-                source=row.path,
+                source=f"toy-ladder:{Path(row.path).relative_to(out_dir).as_posix()}",
                 params=int(row.params),
                 tokens=int(row.tokens),
                 flops=float(row.flops),
