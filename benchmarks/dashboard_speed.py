@@ -20,9 +20,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from emergence.dashboards.demo_store import build_store  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from dashboards.demo_store import build_store  # noqa: E402
 from emergence import forecast  # noqa: E402
 from emergence.store import Store  # noqa: E402
 

@@ -7,17 +7,12 @@ It reads the run store only through emergence.store, .forecast, .law and .ingest
 from __future__ import annotations
 
 import contextlib
-import sys
 from pathlib import Path
 
 import streamlit as st
+from emergence.dashboards import data
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from dashboards import data  # noqa: E402
-from emergence.errors import EmergenceError  # noqa: E402
+from emergence.errors import EmergenceError
 
 st.set_page_config(page_title="emergence: forecasts", page_icon=":material/trending_up:", layout="wide")
 

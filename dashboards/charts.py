@@ -7,8 +7,7 @@ import math
 import altair as alt
 import numpy as np
 import pandas as pd
-
-from dashboards.fits import ALPHA, BenchmarkFit
+from emergence.dashboards.fits import ALPHA, BenchmarkFit
 
 Z90 = 1.6449
 TRUST_COLORS = alt.Scale(

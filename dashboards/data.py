@@ -13,12 +13,12 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from emergence.builtin import shipped_store
 from emergence.errors import EmergenceError
 from emergence.store import Store
 
-ROOT = Path(__file__).resolve().parent.parent
-SHIPPED_STORE = ROOT / "data" / "demo" / "store.sqlite"
-LIVE_DEMO_STORE = ROOT / "runs" / "demo.sqlite"
+SHIPPED_STORE = shipped_store()
+LIVE_DEMO_STORE = Path(os.environ.get("EMERGENCE_LIVE_STORE") or Path("runs") / "demo.sqlite")
 KNOWN_STORES = {"Shipped full toy run": str(SHIPPED_STORE), "Live demo run": str(LIVE_DEMO_STORE)}
 
 

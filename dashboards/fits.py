@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import streamlit as st
+from emergence.dashboards import data
 
-from dashboards import data
 from emergence import forecast
 from emergence.errors import EmergenceError
 from emergence.law import elbows_by_amount

@@ -119,7 +119,7 @@ def main() -> None:
         store = args.store
         if store is None:
             sys.path.insert(0, str(ROOT))
-            from dashboards.demo_store import build_store
+            from emergence.dashboards.demo_store import build_store
 
             store = Path(tmp) / "store.sqlite"
             build_store(store, forecasts=3)

@@ -136,9 +136,8 @@ def store_upgrade(store_path):
     "--spec",
     "spec_path",
     type=click.Path(path_type=Path),
-    default=Path("data/specs/toy-demo.yaml"),
-    show_default=True,
-    help="The live run's sweep spec.",
+    default=None,
+    help="The live run's sweep spec (default: the shipped toy-demo.yaml, writing into ./runs/).",
 )
 @click.option("--port", type=int, default=8501, show_default=True, help="The dashboard's port on 127.0.0.1.")
 @click.option("--no-dashboard", is_flag=True, help="Only the live run; no dashboard.")

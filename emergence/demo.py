@@ -16,10 +16,11 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+from emergence.builtin import dashboard_app, specs_dir
 from emergence.errors import EmergenceError
 
-ROOT = Path(__file__).resolve().parent.parent
-APP = ROOT / "dashboards" / "app.py"
+LIVE_STORE = Path("runs") / "demo.sqlite"
+"""The live run's store, under the folder the demo runs in (with the ladder in runs/toy-ladder)."""
 
 
 def free_port(preferred: int) -> int:
@@ -36,16 +37,20 @@ def free_port(preferred: int) -> int:
 
 def start_dashboard(port: int, log: Path, *, timeout: float = 120.0) -> tuple[subprocess.Popen, str]:
     """Start the dashboard on 127.0.0.1:port and wait until it answers; returns the process and its URL."""
-    if not APP.is_file():
-        raise EmergenceError(f"no dashboard at {APP}: run the demo from a clone of the repository")
+    app = dashboard_app()
     log.parent.mkdir(parents=True, exist_ok=True)
     command = [
-        sys.executable, "-m", "streamlit", "run", str(APP),
+        sys.executable, "-m", "streamlit", "run", str(app),
         "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port),
         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
     ]  # fmt: skip
     with open(log, "ab") as out:
-        proc = subprocess.Popen(command, cwd=APP.parent, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            command,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "EMERGENCE_LIVE_STORE": str(LIVE_STORE.resolve())},
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -61,15 +66,29 @@ def start_dashboard(port: int, log: Path, *, timeout: float = 120.0) -> tuple[su
     raise EmergenceError(f"the dashboard did not answer within {timeout:.0f} s; see {log}")
 
 
-def run_live(spec_path: Path, *, say: Callable[[str], None] = print, n_boot: int = 200) -> list[dict]:
-    """Sweep the demo spec, then fit, backtest and forecast every (task, metric); returns the documents."""
+def live_spec(spec_path: Path | None = None):
+    """The live run's sweep spec: the given one, or the shipped toy-demo.yaml writing into ./runs/."""
     from emergence.config import SweepSpec
+
+    if spec_path is not None:
+        return SweepSpec.from_yaml(spec_path)
+    spec = SweepSpec.from_yaml(specs_dir() / "toy-demo.yaml")
+    ladder = spec.ladder.model_copy(
+        update={"toy": spec.ladder.toy.model_copy(update={"out_dir": Path("runs/toy-ladder").resolve()})}
+    )
+    return spec.model_copy(update={"store": LIVE_STORE.resolve(), "ladder": ladder})
+
+
+def run_live(
+    spec_path: Path | None = None, *, say: Callable[[str], None] = print, n_boot: int = 200
+) -> list[dict]:
+    """Sweep the demo spec, then fit, backtest and forecast every (task, metric); returns the documents."""
     from emergence.forecast import Budget, FitOptions, forecast, task_pairs, write_document
     from emergence.harness.sweep import run_sweep
     from emergence.pipeline import default_out
     from emergence.store import Store
 
-    spec = SweepSpec.from_yaml(spec_path)
+    spec = live_spec(spec_path)
     say(f"sweep: {spec.ladder.name} x {', '.join(spec.tasks)} x data amounts {spec.data_amounts}")
     summary = run_sweep(spec, progress=True)
     say(f"sweep: {summary.message()}")

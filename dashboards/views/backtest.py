@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
-
-from dashboards import charts, data, fits
+from emergence.dashboards import charts, data, fits
 
 st.title("Backtest")
 st.caption(

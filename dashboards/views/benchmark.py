@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import streamlit as st
+from emergence.dashboards import charts, data, fits
 
-from dashboards import charts, data, fits
 from emergence import forecast
 from emergence.errors import EmergenceError
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 import streamlit as st
+from emergence.dashboards import data
 
-from dashboards import data
 from emergence import forecast, ingest
 from emergence.errors import EmergenceError
 from emergence.files import csv_text

@@ -16,9 +16,10 @@ from typing import Any
 
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from emergence.builtin import tasks_dir
 from emergence.errors import EmergenceError
 
-EVALS_DIR = Path(__file__).resolve().parents[2] / "evals"
+EVALS_DIR = tasks_dir()
 """The repo's own task folder, always on the include path."""
 
 _PRIMARY_METRICS = ("acc", "exact_match", "acc_norm", "f1", "bleu")

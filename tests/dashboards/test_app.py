@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # the dashboards folder is not an installed package
     sys.path.insert(0, str(ROOT))
 
-from dashboards.demo_store import build_store, simulated_rows  # noqa: E402
+from emergence.dashboards.demo_store import build_store, simulated_rows  # noqa: E402
+
 from emergence.store import Store  # noqa: E402
 
 APP = str(ROOT / "dashboards" / "app.py")
@@ -292,7 +293,7 @@ at.run()
 for page in {PAGES[1:]!r}:
     at.switch_page(f"views/{{page}}.py").run()
     assert not at.exception, at.exception
-import dashboards.data, dashboards.fits, dashboards.charts, dashboards.demo_store
+import emergence.dashboards.data, emergence.dashboards.fits, emergence.dashboards.charts, emergence.dashboards.demo_store
 heavy = ("torch", "transformers", "lm_eval", "peft", "emergence.harness", "emergence.ladder")
 print(sorted(m for m in sys.modules if m.split(".")[0] in heavy or m.startswith(heavy[4:])))
 """
@@ -316,7 +317,7 @@ def test_simulated_store_matches_the_results_table(store):
 
 
 def test_one_good_cutoff_is_not_a_high_trust_backtest():
-    from dashboards import data
+    from emergence.dashboards import data
 
     def doc(errors):
         cutoffs = [{"error_nats": e} for e in errors]

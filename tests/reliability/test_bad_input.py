@@ -160,7 +160,7 @@ def test_lmeval_folder_with_one_file_of_another_version_stores_nothing(tmp_path)
 @pytest.fixture(scope="module")
 def simulated(tmp_path_factory) -> tuple[Path, Path]:
     """A tidy CSV of simulated results on 8 checkpoints, and a valid forecast JSON made from it."""
-    from dashboards.demo_store import simulated_rows
+    from emergence.dashboards.demo_store import simulated_rows
 
     folder = tmp_path_factory.mktemp("sim")
     csv = folder / "results.csv"

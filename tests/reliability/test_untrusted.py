@@ -147,7 +147,7 @@ def test_function_tags_run_from_the_users_own_task_folder(task_yaml, tmp_path):
 
 @pytest.fixture
 def dashboard_store(tmp_path) -> Path:
-    from dashboards.demo_store import build_store
+    from emergence.dashboards.demo_store import build_store
 
     path = tmp_path / "store" / "store.sqlite"
     path.parent.mkdir()
@@ -205,7 +205,7 @@ def test_an_upload_never_runs_code(dashboard_store, tmp_path, monkeypatch, resto
 def test_an_upload_never_writes_outside_the_store(
     dashboard_store, tmp_path, monkeypatch, restore_main_module
 ):
-    from dashboards.demo_store import simulated_rows
+    from emergence.dashboards.demo_store import simulated_rows
 
     monkeypatch.chdir(tmp_path)
     rows = simulated_rows(("new_task",), seed=3)  # another ladder: its checkpoints get names of their own

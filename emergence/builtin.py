@@ -1,0 +1,32 @@
+"""Where the installed package keeps what ships with it: the built-in tasks, the dashboard, the specs and
+the shipped demo run. In a clone they are the repository's evals/, dashboards/ and data/ folders; in an
+installed wheel they live inside the package (pyproject.toml maps them)."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+
+
+def _folder(package: str) -> Path:
+    return Path(str(files(package)))
+
+
+def tasks_dir() -> Path:
+    """The built-in lm-eval tasks (``lm_eval --include_path`` takes this folder)."""
+    return _folder("emergence.evals")
+
+
+def dashboard_app() -> Path:
+    """The dashboard's Streamlit script."""
+    return _folder("emergence.dashboards") / "app.py"
+
+
+def specs_dir() -> Path:
+    """The shipped sweep specs (``toy-demo.yaml``: the demo's live run; ``toy-full.yaml``: the shipped run)."""
+    return _folder("emergence.data") / "specs"
+
+
+def shipped_store() -> Path:
+    """The shipped full run of the built-in world, which the dashboard opens first (never written by it)."""
+    return _folder("emergence.data") / "demo" / "store.sqlite"
