@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from emergence.errors import EmergenceError
 from emergence.forecast import (
+    BenchmarkFit,
     Budget,
     FitOptions,
     build_document,
@@ -25,6 +26,7 @@ from emergence.forecast import (
     validate_document,
     write_document,
 )
+from emergence.forecast.stored import fitted_laws
 from emergence.ingest import ingest
 from emergence.law.simulate import draw_law, simulate_table
 from emergence.store import Store
@@ -47,8 +49,8 @@ def simulated():
 @pytest.fixture(scope="module")
 def document(simulated):
     _, table = simulated
-    doc, fits = forecast_table(table, BUDGETS, FAST, command="pytest")
-    assert set(fits) == {"emergence_law", "loss_law:compute"}
+    doc, fit = forecast_table(table, BUDGETS, FAST, command="pytest")
+    assert set(fitted_laws(fit)) == {"emergence_law", "loss_law:compute"}
     return doc
 
 
@@ -93,9 +95,9 @@ def test_budgets_are_checked():
 def test_no_elbow_is_a_valid_document(simulated):
     _, table = simulated
     flat = table.assign(accuracy=0.25, data_amount=table["data_amount"])
-    doc, fits = forecast_table(flat, BUDGETS, FAST)
+    doc, fit = forecast_table(flat, BUDGETS, FAST)
     assert doc["emergence_point"]["status"] == "not_found" and doc["emergence_point"]["reason"]
-    assert doc["law"] is None and doc["budgets"] == [] and fits == {}
+    assert doc["law"] is None and doc["budgets"] == [] and "emergence_law" not in fitted_laws(fit)
     validate_document(doc)
 
 
@@ -229,7 +231,8 @@ def test_olmo_ladder_forecast_for_a_larger_model(tmp_path):
 
 def test_build_document_validates(simulated):
     _, table = simulated
-    doc = build_document("t", "acc", table, reason="everything at chance", options=FAST)
+    fit = BenchmarkFit("t", "acc", table, FAST, reason="everything at chance")
+    doc = build_document(fit)
     assert doc["emergence_point"] == {
         "status": "not_found",
         "reason": "everything at chance",
