@@ -33,7 +33,9 @@ def test_json_constants_are_refused(tmp_path):
 
 
 def test_csv_cells_that_would_start_a_formula_round_trip(tmp_path):
-    frame = pd.DataFrame({"name": ["=1+1", "+x", "-y", "@z", "'q", "plain"], "value": [1.0, -2.0, 3, 4, 5, 6]})
+    frame = pd.DataFrame(
+        {"name": ["=1+1", "+x", "-y", "@z", "'q", "plain"], "value": [1.0, -2.0, 3, 4, 5, 6]}
+    )
     text = csv_text(frame)
     assert "'=1+1" in text and "\n-2" not in text.replace(",-2", "")  # numbers are left alone
     (tmp_path / "f.csv").write_text(text)

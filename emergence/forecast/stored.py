@@ -109,7 +109,10 @@ def fit_pair(table: pd.DataFrame, options: FitOptions = DEFAULT_OPTIONS) -> tupl
 
 
 def fit_store(
-    store, pairs: list[tuple[str, str]], options: FitOptions = DEFAULT_OPTIONS, progress: Progress | None = None
+    store,
+    pairs: list[tuple[str, str]],
+    options: FitOptions = DEFAULT_OPTIONS,
+    progress: Progress | None = None,
 ) -> list[dict]:
     """`fit_pair` for each (task, metric) of the store; the fits are kept; returns the rows for people."""
     report = progress or silent
