@@ -44,7 +44,9 @@ def echo_forecast(doc: dict) -> None:
     else:
         click.echo(f"no emergence point: {point['reason']}")
     bt = doc["backtest"]
-    if bt["status"] == "done" and bt.get("median_error_nats") is None:
+    if doc.get("chain"):
+        echo_chain(doc["chain"])
+    elif bt["status"] == "done" and bt.get("median_error_nats") is None:
         notes = [c["note"] for c in bt["cutoffs"] if c.get("note")]
         if not bt["cutoffs"]:
             click.echo("backtest: no FLOPs cutoff keeps enough checkpoints before few-shot emergence to fit")
@@ -65,6 +67,22 @@ def echo_forecast(doc: dict) -> None:
             for b in doc["budgets"]
         ]  # fmt: skip
         echo_table(rows, ["budget", "loss", "accuracy", "P(emerged)"])
+
+
+def echo_chain(chain: dict) -> None:
+    """How the chain was chosen and how far to trust it."""
+    bt = chain["backtest"]
+    click.echo(f"chain: {chain['chosen']} (chosen by a backtest on the ladder: {bt['n_targets']} runs predicted "
+               f"from smaller sizes or shorter runs)")  # fmt: skip
+    if bt.get("mae") is not None:
+        click.echo(
+            f"backtest: mean error {100 * bt['mae']:.1f} points; raw intervals covered {bt['coverage_raw']:.0%}, "
+            f"widened x{chain['interval_scale']:.2f} to cover {bt['coverage_scaled']:.0%}"
+        )
+    others = [f"{c['name']} {100 * c['mae']:.1f}" for c in chain["candidates"] if c["name"] != chain["chosen"]
+              and c.get("mae") is not None]  # fmt: skip
+    if others:
+        click.echo(f"  other chains' backtest errors (points): {', '.join(others)}")
 
 
 def echo_cutoffs(section: dict) -> None:

@@ -189,6 +189,7 @@ def ingest(
     )  # fmt: skip
     with Store(store_path) as st:
         summary = st.add_results(rows, fmt=fmt, source=str(path), replace_checkpoints=replace_checkpoints)
+    summary["warnings"] = [*rows.attrs.get("notes", []), *summary["warnings"]]
     if as_json:
         echo_json(summary)
         return
@@ -203,7 +204,7 @@ def ingest(
         f"{len(summary['tasks'])} task(s) into {store_path}"
     )
     for warning in summary["warnings"]:
-        click.echo(f"warning: {warning}", err=True)
+        click.echo(f"note: {warning}", err=True)
 
 
 @cli.command()

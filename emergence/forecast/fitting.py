@@ -5,11 +5,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
 from emergence.errors import EmergenceError, NoElbowFound
+from emergence.forecast.chain import forecast_chain, ladder_from
 from emergence.forecast.document import plain
 from emergence.forecast.options import DEFAULT_OPTIONS, SUCCESS_NATS, FitOptions
 from emergence.forecast.table import checkpoint_table, data_hash, with_flops
@@ -29,6 +30,7 @@ class BenchmarkFit:
     loss_laws: dict = field(default_factory=dict)
     loss_notes: list[str] = field(default_factory=list)
     backtest: dict = field(default_factory=lambda: {"status": "skipped", "reason": "not run"})
+    chain: object | None = None  # a ChainForecast when the chain made the forecast
 
     @property
     def data_hash(self) -> str:
@@ -40,19 +42,39 @@ class BenchmarkFit:
         return self.loss_laws.get("compute")
 
 
-def fit_benchmark(table: pd.DataFrame, options: FitOptions = DEFAULT_OPTIONS) -> BenchmarkFit:
-    """Fit the emergence law (bootstrapped when options.n_boot > 0) and the loss laws on one (task, metric)'s
-    rows, run the backtest (when options.backtest) and widen the law's intervals by the error it measured."""
+def fit_benchmark(
+    table: pd.DataFrame, options: FitOptions = DEFAULT_OPTIONS, task_loss: pd.DataFrame | None = None
+) -> BenchmarkFit:
+    """Fit one (task, metric)'s rows: the chain (emergence.forecast.chain) for a ladder of few-shot results,
+    else the emergence law (bootstrapped when options.n_boot > 0) and the loss laws, with the backtest
+    (when options.backtest) widening the law's intervals by the error it measured.
+
+    task_loss: the task's own loss rows (metric bpb), a candidate intermediate of the chain.
+    """
     task, metric = str(table["task"].iloc[0]), str(table["metric"].iloc[0])
     options = options.for_table(table)
+    fit = BenchmarkFit(task, metric, table, options)
+    few_shot_only = (table["data_amount"] == 0).all()
+    if options.method == "chain" or (options.method == "auto" and few_shot_only):
+        try:
+            chain = forecast_chain(ladder_from(table, task_loss), alpha=options.alpha, n_boot=options.n_boot,
+                                   seed=options.seed)  # fmt: skip
+            return replace(fit, chain=chain, reason="the chain made the forecast")
+        except EmergenceError as exc:
+            if options.method == "chain":
+                return replace(fit, reason=f"no chain: {exc}")
+            fit = replace(fit, loss_notes=[f"no chain: {exc}"])
+    return _fit_law(fit)
+
+
+def _fit_law(fit: BenchmarkFit) -> BenchmarkFit:
+    table, options = fit.table, fit.options
     loss_laws, notes = fit_loss_laws(table, options)
-    fit = BenchmarkFit(task, metric, table, options, loss_laws=loss_laws, loss_notes=notes)
+    fit = replace(fit, loss_laws=loss_laws, loss_notes=[*fit.loss_notes, *notes])
     try:
         result = options.law().fit(table)
     except EmergenceError as exc:  # no elbow, or data the law cannot fit: the fit says why
-        return BenchmarkFit(
-            **{**fit.__dict__, "reason": exc.reason if isinstance(exc, NoElbowFound) else str(exc)}
-        )
+        return replace(fit, reason=exc.reason if isinstance(exc, NoElbowFound) else str(exc))
     if options.n_boot > 0:
         result = result.bootstrap(n=options.n_boot, n_jobs=options.n_jobs, seed=options.seed)
     if "compute" in loss_laws:
@@ -65,7 +87,7 @@ def fit_benchmark(table: pd.DataFrame, options: FitOptions = DEFAULT_OPTIONS) ->
                 result = result.widen(bt, alpha=options.alpha)
             except EmergenceError as exc:
                 section["reason"] = f"intervals not widened by the backtest: {exc}"
-    return BenchmarkFit(**{**fit.__dict__, "result": result, "backtest": section})
+    return replace(fit, result=result, backtest=section)
 
 
 def fit_loss_laws(table: pd.DataFrame, options: FitOptions = DEFAULT_OPTIONS) -> tuple[dict, list[str]]:

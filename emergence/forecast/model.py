@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 SCALAR = {"type": ["number", "integer", "boolean", "string", "null"]}
 Number = float | None
 Pair = Annotated[tuple[Number, Number], Field(description="lower, upper")]
@@ -190,6 +190,44 @@ class Backtest(Part):
     coverage: Annotated[float, Field(ge=0, le=1)] | None = None
 
 
+class ChainCandidate(Part):
+    name: str
+    mae: Annotated[float, Field(ge=0)] | None = Field(description="Mean absolute backtest error (accuracy).")
+    n_targets: Annotated[int, Field(ge=0)]
+
+
+class ChainBacktest(Part):
+    splits: list[str] = Field(description="How the ladder's runs were split: fitted -> predicted.")
+    n_targets: Annotated[int, Field(ge=0)]
+    mae: Annotated[float, Field(ge=0)] | None = Field(description="The chosen chain's mean absolute error.")
+    coverage_raw: Annotated[float, Field(ge=0, le=1)] | None = Field(
+        description="Share of targets inside the chain's intervals before scaling."
+    )
+    coverage_scaled: Annotated[float, Field(ge=0, le=1)] | None = Field(
+        description="The same after scaling by interval_scale (at least interval_level by construction)."
+    )
+
+
+class Chain(Part):
+    """The peers' chain: compute (N, D) -> an intermediate -> accuracy, chosen among candidates by its
+    backtest on the ladder (fit smaller sizes or shorter runs, predict the rest)."""
+
+    chosen: str = Field(description="The candidate chain that made the forecast.")
+    intermediate: Literal["loss", "compute"]
+    loss_law: dict[str, Number] | None = Field(
+        description="E, A, a, B, b of L = E + A N^-a + B D^-b (runs' final losses)."
+    )
+    link: dict[str, Number] = Field(
+        description="floor, ceiling, midpoint, scale: floor + (ceiling - floor) sigmoid((midpoint - x) / scale)."
+    )
+    residual_sd: Annotated[float, Field(ge=0)] = Field(description="Run-level residual of the whole chain.")
+    interval_scale: Annotated[float, Field(ge=1)] = Field(
+        description="Factor on the intervals' half-widths, so that they would have covered the backtest."
+    )
+    backtest: ChainBacktest
+    candidates: list[ChainCandidate]
+
+
 class Provenance(Part):
     run_ids: list[Annotated[str, Field(min_length=1)]] = Field(
         description="The store's runs whose results were fitted.", json_schema_extra={"uniqueItems": True}
@@ -232,9 +270,16 @@ class ForecastDocument(Part):
     )
     emergence_point: EmergencePoint
     budgets: list[Budget]
-    law: Law | None = Field(description="Null only when no elbow was found.")
+    method: Literal["emergence_law", "chain"] = Field(
+        "emergence_law",
+        description="What made the forecast: the emergence law (finetuned ladders) or the chain.",
+    )
+    law: Law | None = Field(
+        description="The emergence law; null when no elbow was found or the chain forecast."
+    )
     loss_law: LossLaw | None
     backtest: Backtest
+    chain: Chain | None = None
     provenance: Provenance
 
 

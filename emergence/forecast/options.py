@@ -15,8 +15,13 @@ SUCCESS_NATS = 0.1
 
 @dataclass(frozen=True)
 class FitOptions:
-    """How a forecast is fitted: the law's form, D0, interval level and bootstrap."""
+    """How a forecast is fitted: the method, the emergence law's form, D0, interval level and bootstrap.
 
+    method: "auto" (the chain for a ladder of few-shot results from two or more model sizes with params and
+    tokens, else the emergence law), "chain", or "law".
+    """
+
+    method: str = "auto"
     link: str = "relu"
     shift: str = "log_power"
     d0: float = 1.0

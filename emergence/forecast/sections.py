@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from emergence import __version__
+from emergence.forecast.chain_sections import chain_emergence_point, chain_loss_law_section, chain_section
 from emergence.forecast.document import interval, now_iso, plain, validate_document
 from emergence.forecast.model import SCHEMA_VERSION
 from emergence.forecast.options import FitOptions
@@ -95,6 +96,9 @@ def build_document(
             "widening_factor": float(max(point["widening_factor"] or 1.0, 1.0)),
         }
         chance = float(result.params_["chance"])
+    elif fit.chain is not None:
+        emergence_point = chain_emergence_point(fit.chain)
+        chance = float(fit.chain.result.link_theta[0, 0])
     else:
         emergence_point = {
             "status": "not_found",
@@ -103,7 +107,7 @@ def build_document(
             "flops": None,
         }
         chance = options.chance if options.chance is not None else float(table["accuracy"].min())
-    rows = [] if budgets is None or result is None else budgets.to_dict("records")
+    rows = [] if budgets is None else budgets.to_dict("records")
     document = {
         "schema_version": SCHEMA_VERSION,
         "task": fit.task,
@@ -125,8 +129,14 @@ def build_document(
             for r in rows
         ],
         "law": None if result is None else _law_section(result, law_dict, options, comparison),
-        "loss_law": _loss_law_section(fit.loss_laws, fit.loss_notes),
-        "backtest": fit.backtest,
+        "method": "chain" if fit.chain is not None else "emergence_law",
+        "loss_law": chain_loss_law_section(fit.chain)
+        if fit.chain is not None
+        else _loss_law_section(fit.loss_laws, fit.loss_notes),
+        "backtest": fit.backtest
+        if fit.chain is None
+        else {"status": "skipped", "reason": "the chain made the forecast; its backtest is $.chain.backtest"},
+        "chain": chain_section(fit.chain) if fit.chain is not None else None,
         "provenance": {
             "run_ids": sorted(set(map(str, table["run_id"]))) if "run_id" in table.columns else [],
             "data_hash": data_hash(table),
