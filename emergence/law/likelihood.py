@@ -111,7 +111,7 @@ class Problem:
                 g[i] = w @ d_elbow[nm]
             elif nm == "extra_sd":
                 g[i] = dv.sum() * 2.0 * tau
-            elif np.ndim(d_mean[nm]) == 0:
+            elif isinstance(d_mean[nm], float):  # the same on every row
                 g[i] = d_mean[nm] * dm.sum()
             else:
                 g[i] = dm @ d_mean[nm]
@@ -187,9 +187,10 @@ def refit_scale(prob: Problem, x: np.ndarray, se: np.ndarray) -> np.ndarray:
 def fit_problem(prob: Problem, candidates: list[np.ndarray], n_keep: int):
     """Run every candidate start briefly, optimise the best n_keep to the end; return (best, how many agree).
 
-    Screening the starts by their own likelihood, as before, kept the wrong basin on real data: on the
-    shipped toy run's pre-emergence checkpoints the three best-looking starts all ran to an elbow of
-    -0.32 nats (objective -36.3) while a start ranked lower reached 0.82 (objective -51).
+    Starts are ranked after a short run, not by their likelihood where they begin: a start's own
+    likelihood can point to the wrong basin. On the shipped toy run's pre-emergence checkpoints the three
+    best-looking starts all ran to an elbow of -0.32 nats (objective -36.3) while a start ranked lower
+    reached 0.82 (objective -51).
     """
     short = [optimise(prob, x, tight=False, ftol=1e-4, maxiter=25) for x in candidates]
     short.sort(key=lambda r: r.fun if np.isfinite(r.fun) else np.inf)
