@@ -54,7 +54,7 @@ class Problem:
 
     def named(self, p: np.ndarray) -> dict[str, float]:
         """All parameters by name."""
-        return dict(zip(self.names, p, strict=True))
+        return dict(zip(self.names, p.tolist(), strict=True))
 
     def elbow(self, p: np.ndarray) -> np.ndarray:
         """E(D) per row."""
