@@ -8,7 +8,6 @@ read-only between sessions (st.cache_resource).
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -65,9 +64,6 @@ def _benchmark_fit(task: str, metric: str, results: pd.DataFrame, link: str, cha
         fit.error = fitted.reason
         return fit
     fit.result = fitted.result
-    # prob_emerged() without bootstrap draws recomputes the profile interval on every call (seconds);
-    # this result is never refitted, so remember it per (name, alpha) on this object
-    fit.result.profile_interval = functools.lru_cache(maxsize=16)(fit.result.profile_interval)
     fit.point = fit.result.emergence_point(alpha=ALPHA)
     return fit
 

@@ -78,7 +78,7 @@ def _fit_law(fit: BenchmarkFit) -> BenchmarkFit:
     if options.n_boot > 0:
         result = result.bootstrap(n=options.n_boot, n_jobs=options.n_jobs, seed=options.seed)
     if "compute" in loss_laws:
-        result = result.attach_loss_law(loss_laws["compute"])
+        result = result.with_loss_law(loss_laws["compute"])
     section = {"status": "skipped", "reason": "not requested"}
     if options.backtest:
         section, bt = backtest_section(table, options)

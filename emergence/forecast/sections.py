@@ -14,6 +14,7 @@ from emergence.forecast.document import interval, now_iso, plain, validate_docum
 from emergence.forecast.model import SCHEMA_VERSION
 from emergence.forecast.options import FitOptions
 from emergence.forecast.table import data_hash
+from emergence.law import d0_sensitivity
 
 
 def _law_section(result, d: dict, options: FitOptions, comparison: list[dict] | None) -> dict:
@@ -37,7 +38,7 @@ def _law_section(result, d: dict, options: FitOptions, comparison: list[dict] | 
         "diagnostics": plain(diagnostics),
     }
     if options.d0_values:
-        sens = result.d0_sensitivity(options.d0_values, alpha=options.alpha)
+        sens = d0_sensitivity(result, options.d0_values, alpha=options.alpha)
         keep = [c for c in ("d0", "elbow", "lower", "upper", "flops", "note") if c in sens.columns]
         section["d0_sensitivity"] = plain(sens[keep].to_dict("records"))
     if comparison is not None:

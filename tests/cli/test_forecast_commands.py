@@ -17,7 +17,7 @@ def test_ingest_forecast_export_import(tmp_path, store, run):
     code, out, err = run("fit", *TASK, *FAST, "--store", store, "--json")
     assert code == 0, err
     (row,) = json.loads(out)
-    assert row["status"] == "fitted" and row["loss_laws"] == ["compute", "params_tokens"]
+    assert row["status"] == "fitted" and row["method"] == "chain: corpus loss"
 
     out_file = tmp_path / "forecast.json"
     code, out, err = run("forecast", *TASK, *FAST, "--no-backtest", "--params", "1.3e9", "--tokens",

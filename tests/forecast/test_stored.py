@@ -77,21 +77,33 @@ def test_store_forecast_export_import_same_forecast(tmp_path, simulated, fast, b
     assert strip(again) == strip(doc)
 
 
-def test_olmo_ladder_forecast_for_a_larger_model(tmp_path, fast, budgets):
+def test_olmo_ladder_forecast_for_a_larger_model_through_the_chain(tmp_path, fast, budgets):
     folder = write_olmo_ladder(tmp_path / "ladder")
+    params, tokens = 1.3e9, 2.6e10
     with Store(tmp_path / "s.sqlite") as st:
         ingest(st, folder)
-        params, tokens = 1.3e9, 2.6e10
         doc = forecast(st, "hellaswag_val_rc_5shot", "len_norm", [Budget(params=params, tokens=tokens)], fast)
     validate_document(doc)
-    assert doc["law"]["shift"] == "none"  # few-shot logs only: the elbow cannot shift with data
-    assert doc["loss_law"]["kind"] == "compute" and doc["loss_law"]["others"][0]["kind"] == "params_tokens"
+    assert doc["method"] == "chain" and doc["law"] is None  # few-shot logs of several sizes: the chain
+    assert doc["chain"]["chosen"] == "corpus loss" and doc["chain"]["loss_law"]["a"] == pytest.approx(0.3, abs=0.02)
     assert abs(doc["emergence_point"]["loss"]["estimate"] - OLMO_ELBOW) < 0.05
     (budget,) = doc["budgets"]
     assert budget["kind"] == "params_tokens" and budget["params"] == params and budget["tokens"] == tokens
     true_loss = olmo_loss(params, tokens)
-    assert budget["pretraining_loss"]["estimate"] == pytest.approx(true_loss, abs=0.02)
+    assert budget["pretraining_loss"]["estimate"] == pytest.approx(true_loss, abs=0.005)
     assert budget["accuracy"]["estimate"] == pytest.approx(olmo_accuracy(true_loss, 0.25), abs=0.03)
     assert budget["accuracy"]["lower"] <= budget["accuracy"]["estimate"] <= budget["accuracy"]["upper"]
     assert budget["prob_emerged"] > 0.95  # its loss is far below the elbow
     assert len(doc["provenance"]["run_ids"]) == 36
+
+
+def test_olmo_ladder_through_the_emergence_law_when_asked(tmp_path, fast):
+    from dataclasses import replace
+
+    with Store(tmp_path / "s.sqlite") as st:
+        ingest(st, write_olmo_ladder(tmp_path / "ladder"))
+        doc = forecast(st, "hellaswag_val_rc_5shot", "len_norm", [Budget(params=1.3e9, tokens=2.6e10)],
+                       replace(fast, method="law"))  # fmt: skip
+    assert doc["method"] == "emergence_law" and doc["law"]["shift"] == "none"  # the elbow cannot shift
+    assert doc["loss_law"]["kind"] == "compute" and doc["loss_law"]["others"][0]["kind"] == "params_tokens"
+    assert abs(doc["emergence_point"]["loss"]["estimate"] - OLMO_ELBOW) < 0.05

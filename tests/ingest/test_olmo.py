@@ -29,13 +29,16 @@ def test_olmo_ladder_ingests_as_fewshot_runs(tmp_path, store):
     assert row["tokens"] == pytest.approx(20 * SIZES["370M"] * 2)
     assert row["flops"] == pytest.approx(6 * SIZES["370M"] * row["tokens"])
     assert row["pretraining_loss"] == pytest.approx(olmo_loss(row["params"], row["tokens"]))
-    assert row["n_examples"] == 1000
+    assert row["n_examples"] == 10042  # hellaswag's validation split: the logs do not say
     runs = store.runs()
     assert set(runs["status"]) == {"done"} and set(runs["method"]) == {"ingested"}
     assert row["run_id"].startswith("ingested-")
     # ingesting again adds nothing
     assert ingest(store, folder)["new_runs"] == 0
-    assert store.counts()["evaluations"] == 72
+    assert store.counts()["evaluations"] == 108  # per run: its accuracy, and hellaswag's task loss too
+    bpb = store.results("hellaswag_val_rc_5shot", "bpb")
+    assert len(bpb) == 36 and (bpb["accuracy"] > 0.5).all()  # bits per byte: a loss, not an accuracy
+    assert row["run"] == "370M-2xC"
 
 
 def test_olmo_warmup_skipped_and_options(tmp_path, store):
