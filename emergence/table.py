@@ -138,8 +138,11 @@ def validate_results(
     duplicated = rows.duplicated(key, keep=False) if unique else pd.Series(False, index=rows.index)
     if duplicated.any():
         i = int(np.flatnonzero(duplicated.to_numpy())[0])
+        same = (rows[key] == rows.loc[i, key]).all(axis=1).to_numpy()
+        j = int(np.flatnonzero(same)[1])
         what = ", ".join(f"{k}={rows.at[i, k]}" for k in key)
-        raise EmergenceError(f"{source}: two rows for the same run and metric ({what}); keep one")
+        where = f"{files[i]} ({labels[i]}) and {files[j]} ({labels[j]})"
+        raise EmergenceError(f"{where}: two rows for the same run and metric ({what}); keep one")
     per_checkpoint = [c for c in (*CHECKPOINT_VALUES, "family", "run", "step") if c in rows.columns]
     spread = rows.groupby("checkpoint")[per_checkpoint].nunique(dropna=True)
     if (spread > 1).any(axis=None):

@@ -126,7 +126,7 @@ def paths(as_json: bool) -> None:
 
 
 @cli.command()
-@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
     "--format",
     "fmt",
@@ -145,13 +145,13 @@ def paths(as_json: bool) -> None:
     "models",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="lmeval: model -> checkpoint, pretraining_loss, params, tokens, flops, data_amount, seed.",
+    help="lmeval: model -> checkpoint, run, pretraining_loss, params, tokens, flops, data_amount, seed.",
 )
 @click.option(
     "--n-examples",
-    type=click.IntRange(min=1),
     default=None,
-    help="olmo: examples per evaluation (the logs do not say; 1000 by default).",
+    help="Examples per task where the files do not say: a number (olmo), or a task -> examples map "
+    "(JSON/YAML/CSV; olmo and lmeval).",
 )
 @click.option(
     "--loss-column", default=None, help="olmo: the pretraining-loss column (C4 validation by default)."
@@ -172,24 +172,40 @@ def paths(as_json: bool) -> None:
 @store_option
 @json_option
 def ingest(
-    path, fmt, params_map, models, n_examples, loss_column, warmup_fraction, tasks, replace_checkpoints,
+    paths, fmt, params_map, models, n_examples, loss_column, warmup_fraction, tasks, replace_checkpoints,
     store_path, as_json,
 ):  # fmt: skip
-    """Put existing results into the store: an lm-eval 0.4.x output folder, OLMo ladder CSVs, or a tidy CSV.
+    """Put existing results into the store: lm-eval output (0.4 folders, 0.3 result JSON), OLMo ladder
+    CSVs, or tidy CSVs; several PATHS are read together.
 
     Everything is checked first and written in one transaction: bad input stores nothing. A result
     already stored with other values is kept and superseded by the new one.
     """
+    import pandas as pd
+
     from emergence.ingest import read_results
     from emergence.store import Store
+    from emergence.table import validate_results
 
-    fmt, rows = read_results(
-        path, fmt, params_map=params_map, models=models, n_examples=n_examples, loss_column=loss_column,
-        warmup_fraction=warmup_fraction, tasks=list(tasks) or None,
-    )  # fmt: skip
+    if n_examples is not None:
+        n_examples = int(n_examples) if n_examples.isdigit() and int(n_examples) > 0 else Path(n_examples)
+    frames, formats = [], set()
+    for path in paths:
+        found, frame = read_results(
+            path, fmt, params_map=params_map, models=models, n_examples=n_examples, loss_column=loss_column,
+            warmup_fraction=warmup_fraction, tasks=list(tasks) or None,
+        )  # fmt: skip
+        frames.append(frame)
+        formats.add(found)
+    notes = sorted({note for frame in frames for note in frame.attrs.get("notes", [])})
+    rows = pd.concat(frames, ignore_index=True)
+    if "source_file" in rows:  # a file reached through two of the paths given is read once
+        rows = rows.drop_duplicates(["source_file", "row_label", "checkpoint", "task", "metric"])
+    rows = validate_results(rows, ", ".join(map(str, paths)))
+    fmt = "+".join(sorted(formats))
     with Store(store_path) as st:
-        summary = st.add_results(rows, fmt=fmt, source=str(path), replace_checkpoints=replace_checkpoints)
-    summary["warnings"] = [*rows.attrs.get("notes", []), *summary["warnings"]]
+        summary = st.add_results(rows, fmt=fmt, source=", ".join(map(str, paths)), replace_checkpoints=replace_checkpoints)
+    summary["warnings"] = [*notes, *summary["warnings"]]
     if as_json:
         echo_json(summary)
         return

@@ -111,30 +111,34 @@ def budget_forecasts(result, loss_laws: dict, budgets: list[Budget], alpha: floa
 def chain_budget_forecasts(chain, budgets: list[Budget], alpha: float = 0.1) -> pd.DataFrame:
     """Per budget, through a fitted chain (emergence.forecast.chain.ChainForecast): the corpus loss and the
     accuracy with their intervals, and P(accuracy has left its floor). FLOPs are split into params and
-    tokens compute-optimally under the corpus-loss law."""
+    tokens compute-optimally under the corpus-loss law. A chain on compute alone knows no losses."""
     rows = []
     for budget in budgets:
         row = {"label": budget.name, "kind": budget.kind, "flops": budget.flops, "params": budget.params,
-               "tokens": budget.tokens}  # fmt: skip
+               "tokens": budget.tokens, "loss": None, "loss_lower": None, "loss_upper": None}  # fmt: skip
         if budget.kind == "loss":
-            result = chain.loss_chain
-            draws = result.accuracy_at_draws(budget.loss)
+            if chain.corpus is None:
+                raise EmergenceError(f"budget {budget.name}: this ladder has no losses; give FLOPs or params + tokens")
+            draws = chain.corpus.accuracy_at_draws(budget.loss)
             lo, hi = _draws_interval(draws[1:], draws[0], alpha)
-            elbows = result.link_theta[:, 2] + 2.0 * result.link_theta[:, 3]
-            row |= {"loss": budget.loss, "loss_lower": budget.loss, "loss_upper": budget.loss,
-                    "accuracy": float(draws[0]), "accuracy_lower": min(lo, float(draws[0])),
-                    "accuracy_upper": max(hi, float(draws[0])), "prob_emerged": float(np.mean(budget.loss < elbows))}  # fmt: skip
-            rows.append(row)
+            elbows = chain.corpus.link_theta[:, 2] + 2.0 * chain.corpus.link_theta[:, 3]
+            rows.append(row | {
+                "loss": budget.loss, "loss_lower": budget.loss, "loss_upper": budget.loss, "accuracy": float(draws[0]),
+                "accuracy_lower": min(lo, float(draws[0])), "accuracy_upper": max(hi, float(draws[0])),
+                "prob_emerged": float(np.mean(budget.loss < elbows)),
+            })  # fmt: skip
             continue
         params, tokens = (
             (np.array([budget.params]), np.array([budget.tokens])) if budget.kind == "params_tokens"
             else chain.allocation([budget.flops])
         )  # fmt: skip
-        losses = chain.loss_draws(params, tokens)[:, 0]
-        lo, hi = _draws_interval(losses[1:], losses[0], alpha)
+        if chain.corpus is not None:
+            losses = chain.corpus.intermediate_at(params, tokens)[:, 0]
+            lo, hi = _draws_interval(losses[1:], losses[0], alpha)
+            row |= {"loss": float(losses[0]), "loss_lower": min(lo, float(losses[0])), "loss_upper": max(hi, float(losses[0]))}
         accuracy = chain.accuracy(params, tokens).iloc[0]
-        row |= {"loss": float(losses[0]), "loss_lower": min(lo, float(losses[0])), "loss_upper": max(hi, float(losses[0])),
-                "accuracy": float(accuracy["mean"]), "accuracy_lower": float(accuracy["lower"]),
-                "accuracy_upper": float(accuracy["upper"]), "prob_emerged": float(chain.prob_emerged(params, tokens)[0])}  # fmt: skip
-        rows.append(row)
+        rows.append(row | {
+            "accuracy": float(accuracy["mean"]), "accuracy_lower": float(accuracy["lower"]),
+            "accuracy_upper": float(accuracy["upper"]), "prob_emerged": float(chain.prob_emerged(params, tokens)[0]),
+        })  # fmt: skip
     return pd.DataFrame(rows, columns=list(BUDGET_COLUMNS))

@@ -25,11 +25,13 @@ from emergence.law.chain import Chain, ChainResult
 
 CANDIDATES = {
     "corpus loss": {"intermediate": "loss", "x": "pretraining_loss", "ceiling": 1.0},
-    "corpus loss, fitted ceiling": {"intermediate": "loss", "x": "pretraining_loss", "ceiling": None},
+    "corpus loss with fitted ceiling": {"intermediate": "loss", "x": "pretraining_loss", "ceiling": None},
     "task loss": {"intermediate": "loss", "x": "task_loss", "ceiling": 1.0},
     "compute": {"intermediate": "compute", "x": None, "ceiling": 1.0},
 }
 """The chains tried, in order of preference when their backtest errors tie."""
+RUNGS = 5
+"""Bands of compute that stand in for a ladder's sizes when every model is a size of its own."""
 FINAL_SHARE = 0.05
 """A run's final point: its checkpoints in the last 5% of its tokens (at least its last), averaged."""
 
@@ -94,6 +96,10 @@ def ladder_from(table: pd.DataFrame, task_loss: pd.DataFrame | None = None) -> L
     runs["tokens"] = checkpoints.groupby("run")["tokens"].max()
     runs = runs.reset_index()
     runs["size"] = runs["params"]
+    if len(runs) >= 2 * RUNGS and runs["size"].value_counts().max() == 1:
+        # models of many sizes, one run each (an observational collection, not a ladder): the rungs that
+        # backtests hold out, and bootstraps resample within, are bands of compute
+        runs["size"] = pd.qcut(np.log(6 * runs["params"] * runs["tokens"]), RUNGS, labels=False)
     return Ladder(runs, checkpoints)
 
 
@@ -146,12 +152,13 @@ def half_widths(result: ChainResult, params, tokens, spread: np.ndarray, alpha: 
 class ChainForecast:
     """The chosen chain, the candidates' backtest errors, and the calibrated interval scale. ``peers``: the
     candidates the backtest could not tell from the chosen one (their spread is the model-form uncertainty);
-    ``corpus``: the chain through the corpus loss, which answers questions about losses."""
+    ``corpus``: the chain through the corpus loss, which answers questions about losses (None when the
+    ladder has no losses and the chain runs on compute alone)."""
 
     name: str
     result: ChainResult
     peers: dict[str, ChainResult]
-    corpus: ChainResult
+    corpus: ChainResult | None
     candidates: list[dict]
     scale: float
     backtest: dict = field(default_factory=dict)
@@ -168,21 +175,15 @@ class ChainForecast:
         return pd.DataFrame({"mean": point, "lower": np.clip(point - self.scale * low, 0, 1),
                              "upper": np.clip(point + self.scale * high, 0, 1)})  # fmt: skip
 
-    @property
-    def loss_chain(self) -> ChainResult:
-        """The chain through the corpus loss (the chosen one, or fitted beside it): it speaks of losses."""
-        return self.corpus
-
     def allocation(self, flops) -> tuple[np.ndarray, np.ndarray]:
-        """Compute-optimal (params, tokens) at FLOPs budgets (C = 6 N D) under the corpus-loss law."""
-        e, a, alpha, b, _ = self.loss_chain.loss_theta[0]
+        """(params, tokens) at FLOPs budgets (C = 6 N D): compute-optimal under the corpus-loss law (any split
+        serves a chain on compute alone)."""
         half = np.atleast_1d(np.asarray(flops, float)) / 6.0
+        if self.corpus is None:
+            return np.sqrt(half), np.sqrt(half)
+        _, a, alpha, b, _ = self.corpus.loss_theta[0]
         params = (a / b) ** (1 / (2 * alpha)) * np.sqrt(half)
         return params, half / params
-
-    def loss_draws(self, params, tokens) -> np.ndarray:
-        """Draws of the corpus loss at (params, tokens): (B, T)."""
-        return self.loss_chain.intermediate_at(params, tokens)
 
     def prob_emerged(self, params, tokens) -> np.ndarray:
         """Probability that accuracy has left its floor at (params, tokens): the share of draws whose
@@ -191,10 +192,9 @@ class ChainForecast:
         elbows = self.result.link_theta[:, [2]] + 2.0 * self.result.link_theta[:, [3]]
         return (x < elbows).mean(0) if len(x) > 1 else (x < elbows).astype(float)[0]
 
-    def emergence_loss(self) -> tuple[float, float, float]:
-        """Where accuracy leaves its floor, in corpus loss: (estimate, lower, upper)."""
-        theta = self.loss_chain.link_theta
-        elbows = theta[:, 2] + 2.0 * theta[:, 3]
+    def elbow(self, result: ChainResult) -> tuple[float, float, float]:
+        """Where a chain's accuracy leaves its floor, in its intermediate: (estimate, lower, upper)."""
+        elbows = result.link_theta[:, 2] + 2.0 * result.link_theta[:, 3]
         if len(elbows) < 3:
             return float(elbows[0]), float(elbows[0]), float(elbows[0])
         lo, hi = np.quantile(elbows[1:], [self.alpha / 2, 1 - self.alpha / 2])
@@ -202,7 +202,7 @@ class ChainForecast:
 
     def flops_for_loss(self, loss: float) -> float | None:
         """The compute-optimal FLOPs at which the corpus-loss law reaches ``loss`` (None if never)."""
-        e, a, alpha, b, _ = self.loss_chain.loss_theta[0]
+        e, a, alpha, b, _ = self.corpus.loss_theta[0]
         if not loss > e:
             return None
         # at the optimum both terms are equal: A N^-a = B D^-a = (L - E) / 2
@@ -248,16 +248,15 @@ def _backtest(ladder: Ladder, names: list[str], n_boot: int, alpha: float, seed:
 
 
 def clearly_better(errors: pd.DataFrame, a: str, b: str) -> bool:
-    """Whether candidate ``a`` forecast the backtest's targets clearly better than ``b``: a mean absolute
-    error lower by more than two standard errors of the paired differences (targets of one split share
-    their fit, so smaller differences are noise)."""
-    wide = errors.assign(abs=errors["error"].abs()).pivot_table(
-        index=["split", "run"], columns="candidate", values="abs"
-    )
+    """Whether candidate ``a`` forecast the backtest's targets clearly better than ``b``: a lower mean
+    absolute error on every split, over two splits or more (one split's targets share one fit, so one split
+    is one piece of evidence), and by more than two standard errors of the paired differences overall."""
+    wide = errors.assign(abs=errors["error"].abs()).pivot_table(index=["split", "run"], columns="candidate", values="abs")
     if a not in wide or b not in wide:
         return b not in wide
     diff = (wide[b] - wide[a]).dropna()
-    if len(diff) < 3:
+    per_split = diff.groupby(level="split").mean()
+    if len(per_split) < 2 or (per_split <= 0).any():
         return False
     return bool(diff.mean() > 2 * diff.std(ddof=1) / math.sqrt(len(diff)))
 
@@ -275,15 +274,21 @@ def choose(errors: pd.DataFrame, names: list[str]) -> str:
     return min(better, key=lambda n: mae[n]) if better else default
 
 
-def forecast_chain(ladder: Ladder, *, alpha: float = 0.1, n_boot: int = 200, seed: int = 0) -> ChainForecast:
-    """Choose the chain by its backtest errors on the ladder, calibrate its interval, fit it on every run."""
+def forecast_chain(
+    ladder: Ladder, *, alpha: float = 0.1, n_boot: int = 200, seed: int = 0, candidates: list[str] | None = None
+) -> ChainForecast:
+    """Choose the chain by its backtest errors on the ladder, calibrate its interval, fit it on every run.
+
+    candidates: only these of CANDIDATES (in their order of preference); all by default."""
     if len(ladder.sizes) < 2:
         raise EmergenceError(
             f"the ladder has {len(ladder.sizes)} model size; a forecast at another size needs runs of at least 2"
         )
-    names = [n for n in CANDIDATES if ladder.has(CANDIDATES[n]["x"])]
+    names = [n for n in (candidates or CANDIDATES) if ladder.has(CANDIDATES[n]["x"])]
+    if not names:
+        raise EmergenceError(f"none of the chains {candidates} can be fitted on this ladder (their inputs are missing)")
     name, errors, mine = _backtest(ladder, names, n_boot, alpha, seed)
-    candidates = [
+    scored = [
         {"name": n, "mae": float(g["error"].abs().mean()), "n_targets": int(len(g))}
         for n, g in errors.groupby("candidate", sort=False)
     ]
@@ -291,7 +296,9 @@ def forecast_chain(ladder: Ladder, *, alpha: float = 0.1, n_boot: int = 200, see
     scale = _conformal(ratio, alpha)
     peers = [n for n in names if n != name and not clearly_better(errors, name, n)]
     result = fit_chain(name, ladder, n_boot, seed)
-    corpus = result if name == "corpus loss" else fit_chain("corpus loss", ladder, n_boot, seed)
+    corpus = result if name == "corpus loss" else None
+    if corpus is None and ladder.has("pretraining_loss"):
+        corpus = fit_chain("corpus loss", ladder, n_boot, seed)
     backtest = {
         "splits": sorted(set(errors["split"])), "n_targets": int(len(mine)),
         "mae": float(mine["error"].abs().mean()) if len(mine) else None,
@@ -299,7 +306,7 @@ def forecast_chain(ladder: Ladder, *, alpha: float = 0.1, n_boot: int = 200, see
         "coverage_scaled": float(np.mean(ratio <= scale)) if len(ratio) else None,
     }  # fmt: skip
     peer_fits = {n: fit_chain(n, ladder, 0, seed) for n in peers}
-    return ChainForecast(name, result, peer_fits, corpus, candidates, scale, backtest, alpha)
+    return ChainForecast(name, result, peer_fits, corpus, scored, scale, backtest, alpha)
 
 
 def _conformal(ratio: np.ndarray, alpha: float) -> float:

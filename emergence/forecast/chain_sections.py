@@ -24,11 +24,13 @@ def chain_section(chain) -> dict:
     })  # fmt: skip
 
 
-def chain_loss_law_section(chain) -> dict:
+def chain_loss_law_section(chain) -> dict | None:
     """$.loss_law: the corpus-loss law of the runs' final losses, with intervals from the run bootstrap."""
-    draws = chain.loss_chain.loss_theta
+    if chain.corpus is None:
+        return None
+    draws = chain.corpus.loss_theta
     section = {"kind": "params_tokens", "params": dict(zip(LOSS_LAW_PARAMS, draws[0], strict=True)),
-               "diagnostics": {"fitted_on": "each training run's final loss", "n_runs": chain.loss_chain.info["n_runs"],
+               "diagnostics": {"fitted_on": "each training run's final loss", "n_runs": chain.corpus.info["n_runs"],
                                "exponents": "one shared exponent (a = b)"}}  # fmt: skip
     if len(draws) > 2:
         lo, hi = np.quantile(draws[1:], [chain.alpha / 2, 1 - chain.alpha / 2], axis=0)
@@ -37,16 +39,21 @@ def chain_loss_law_section(chain) -> dict:
 
 
 def chain_emergence_point(chain) -> dict:
-    """$.emergence_point: where accuracy leaves its floor, in corpus loss and compute-optimal FLOPs; not
-    found when that lies beyond the ladder's reach (a benchmark flat on the ladder)."""
-    loss, lower, upper = chain.emergence_loss()
-    seen = chain.loss_chain.x_range
+    """$.emergence_point: where accuracy leaves its floor, in corpus loss and compute-optimal FLOPs (in FLOPs
+    alone for a chain on compute); not found when that lies beyond the ladder's reach (a benchmark flat
+    on the ladder)."""
+    result = chain.corpus or chain.result
+    x, lower, upper = chain.elbow(result)
+    seen = result.x_range
     span = seen[1] - seen[0]
-    if not (seen[0] - span <= loss <= seen[1] + span) or not loss > 0:
+    if not seen[0] - span <= x <= seen[1] + span:
         return {"status": "not_found", "reason": "accuracy does not leave its floor within the ladder's reach "
-                "(the fitted rise lies beyond its losses)", "loss": None, "flops": None}  # fmt: skip
-    flops = [chain.flops_for_loss(v) for v in (loss, upper, lower)]
+                "(the fitted rise lies beyond it)", "loss": None, "flops": None}  # fmt: skip
+    if chain.corpus is None:  # x is -ln(FLOPs)
+        return {"status": "found", "reason": None, "loss": None, "method": "bootstrap",
+                "flops": interval(np.exp(-x), np.exp(-upper), np.exp(-lower))}  # fmt: skip
+    flops = [chain.flops_for_loss(v) for v in (x, upper, lower)]
     return {
-        "status": "found", "reason": None, "loss": interval(loss, max(lower, 1e-9), upper),
+        "status": "found", "reason": None, "loss": interval(x, max(lower, 1e-9), upper),
         "flops": interval(*flops) if all(f is not None for f in flops) else None, "method": "bootstrap",
     }  # fmt: skip

@@ -13,7 +13,7 @@ from emergence.errors import EmergenceError, NoElbowFound
 from emergence.forecast.chain import forecast_chain, ladder_from
 from emergence.forecast.document import plain
 from emergence.forecast.options import DEFAULT_OPTIONS, SUCCESS_NATS, FitOptions
-from emergence.forecast.table import checkpoint_table, data_hash, with_flops
+from emergence.forecast.table import checkpoint_table, data_hash, with_flops, with_loss
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,10 @@ def fit_benchmark(
 
 
 def _fit_law(fit: BenchmarkFit) -> BenchmarkFit:
+    try:
+        fit = replace(fit, table=with_loss(fit.table))
+    except EmergenceError as exc:
+        return replace(fit, reason=str(exc))
     table, options = fit.table, fit.options
     loss_laws, notes = fit_loss_laws(table, options)
     fit = replace(fit, loss_laws=loss_laws, loss_notes=[*fit.loss_notes, *notes])

@@ -55,13 +55,13 @@ class EmergencePoint(Part):
         extra="forbid",
         json_schema_extra={
             "if": {"properties": {"status": {"const": "found"}}},
-            "then": {"properties": {"loss": {"type": "object"}}},
+            "then": {"anyOf": [{"properties": {"loss": {"type": "object"}}}, {"properties": {"flops": {"type": "object"}}}]},
             "else": {"required": ["reason"], "properties": {"reason": {"type": "string"}}},
         },
     )
     status: Literal["found", "not_found"]
     reason: str | None = Field(None, description="Why no emergence point was found (status not_found).")
-    loss: PositiveInterval | None = Field(description="Pretraining loss at emergence (nats).")
+    loss: PositiveInterval | None = Field(description="Pretraining loss at emergence (nats); null on compute alone.")
     flops: PositiveInterval | None = Field(
         description="Training FLOPs at emergence (null without a loss law)."
     )
@@ -89,8 +89,8 @@ class Budget(Part):
     flops: Annotated[float, Field(gt=0)] | None
     params: Annotated[float, Field(gt=0)] | None
     tokens: Annotated[float, Field(gt=0)] | None
-    pretraining_loss: PositiveInterval = Field(
-        description="Predicted pretraining loss (given, for kind loss)."
+    pretraining_loss: PositiveInterval | None = Field(
+        description="Predicted pretraining loss (given, for kind loss); null where the ladder has no losses."
     )
     accuracy: AccuracyInterval = Field(description="Predicted few-shot accuracy.")
     prob_emerged: Annotated[float, Field(ge=0, le=1)] = Field(

@@ -15,7 +15,8 @@ HEADLINE_METRICS = ("acc", "acc_norm", "exact_match", "len_norm")
 
 
 def fit_table(results: pd.DataFrame, task: str | None = None, metric: str | None = None) -> pd.DataFrame:
-    """The rows of `Store.results()` the laws can fit: one (task, metric), with a pretraining loss.
+    """The rows of `Store.results()` the laws can fit: one (task, metric), with a pretraining loss or with
+    params and tokens (the chain can run on compute alone).
 
     Raises:
         EmergenceError: when nothing is left, or the table mixes several tasks or metrics.
@@ -35,11 +36,20 @@ def fit_table(results: pd.DataFrame, task: str | None = None, metric: str | None
                 f"the results hold several {column}s ({', '.join(sorted(map(str, t[column].unique()))[:5])}); "
                 f"choose one with --{column}"
             )
-    t = t[pd.to_numeric(t["pretraining_loss"], errors="coerce").notna()]
+    sized = pd.to_numeric(t["params"], errors="coerce").notna() & pd.to_numeric(t["tokens"], errors="coerce").notna()
+    t = t[pd.to_numeric(t["pretraining_loss"], errors="coerce").notna() | sized]
     if t.empty:
         raise EmergenceError(
-            f"no checkpoint of task {task!r} has a pretraining loss; give or measure it first"
+            f"no checkpoint of task {task!r} has a pretraining loss, or params and tokens; give them first"
         )
+    return t.reset_index(drop=True)
+
+
+def with_loss(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows with a pretraining loss (what the emergence law fits)."""
+    t = table[pd.to_numeric(table["pretraining_loss"], errors="coerce").notna()]
+    if t.empty:
+        raise EmergenceError("no checkpoint has a pretraining loss; the emergence law needs one (give or measure it)")
     return t.reset_index(drop=True)
 
 

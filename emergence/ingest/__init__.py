@@ -40,7 +40,9 @@ def detect_format(path: str | Path) -> str:
         csvs = sorted(path.glob("*.csv"))
         if csvs:
             return detect_format(csvs[0])
-        raise EmergenceError(f"{path}: no lm-eval results_*.json or *.csv files; give --format")
+        if next(path.rglob("*.json"), None) is not None:
+            return "lmeval"
+        raise EmergenceError(f"{path}: no lm-eval results JSON or *.csv files; give --format")
     if path.suffix.lower() == ".json":
         return "lmeval"
     if path.suffix.lower() == ".csv":
@@ -52,7 +54,7 @@ def detect_format(path: str | Path) -> str:
 def read_results(path: str | Path, fmt: str | None = None, **options: Any) -> tuple[str, pd.DataFrame]:
     """Read and check ``path`` in format ``fmt`` (detected when None): (format, results table).
 
-    Options by format: lmeval ``models``; olmo ``params_map``, ``loss_column``, ``n_examples``,
+    Options by format: lmeval ``models``, ``n_examples`` (a task -> examples map); olmo ``params_map``, ``loss_column``, ``n_examples``,
     ``warmup_fraction``, ``tasks``. Nothing is stored. What a reader assumed (e.g. example counts it took
     from split sizes) is in ``rows.attrs["notes"]``.
     """

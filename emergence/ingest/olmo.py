@@ -52,7 +52,7 @@ def read_olmo(
     *,
     params_map: str | Path | dict | None = None,
     loss_column: str = LOSS,
-    n_examples: int | dict[str, int] | None = None,
+    n_examples: int | dict[str, int] | str | Path | None = None,
     warmup_fraction: float = 0.1,
     tasks: list[str] | None = None,
 ) -> pd.DataFrame:
@@ -82,6 +82,8 @@ def read_olmo(
     sizes = {} if params_map is None else read_mapping(params_map, what="params map")
     if not 0 <= warmup_fraction < 1:
         raise EmergenceError(f"warmup_fraction must be in [0, 1) (got {warmup_fraction})")
+    if isinstance(n_examples, str | Path):
+        n_examples = {str(k): int(number(v, "examples map", k)) for k, v in read_mapping(n_examples, what="examples map").items()}
     counts = SPLIT_SIZES if n_examples is None else n_examples
     wanted = None if tasks is None else {*tasks, *(p for t in tasks for p in AGGREGATES.get(t, ()))}
     frames = [

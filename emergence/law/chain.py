@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from emergence.errors import EmergenceError
+from emergence.law.resampling import group_rows, resample_groups
 
 EXPONENTS = np.exp(np.linspace(np.log(0.04), np.log(2.0), 56))
 """Grid of the loss law's exponent (then refined between grid points)."""
@@ -31,14 +32,12 @@ def run_weights(groups: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
     """Bootstrap weights on runs, (n + 1, runs): row 0 is the point fit (all ones); each other row counts
     how often each run is drawn, resampling runs within their group (model size) so every size stays."""
     rng = np.random.default_rng(seed)
-    groups = np.asarray(groups)
+    sizes = group_rows(np.asarray(groups))
     w = np.zeros((n + 1, len(groups)))
     w[0] = 1.0
-    for g in np.unique(groups):
-        members = np.flatnonzero(groups == g)
-        picks = rng.integers(0, len(members), size=(n, len(members)))
-        for b in range(n):
-            w[b + 1, members] += np.bincount(picks[b], minlength=len(members))
+    for b in range(1, n + 1):
+        for members in sizes:
+            np.add.at(w[b], resample_groups(rng, list(members)), 1.0)
     return w
 
 

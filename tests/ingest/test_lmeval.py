@@ -46,20 +46,53 @@ def test_lmeval_without_map_is_fewshot_on_model_checkpoint(tmp_path, store):
     assert store.results("toy_add", "exact_match,strict-match").iloc[0]["n_examples"] == 300
 
 
-def test_lmeval_newest_results_win(tmp_path):
+def test_one_checkpoint_measured_in_two_files_is_kept_once_or_refused(tmp_path):
     out = tmp_path / "lmeval-out"
     write_lmeval(out, date="2026-01-01T00-00-00.0", mc_acc=0.3, samples=False)
-    write_lmeval(out, date="2026-02-01T00-00-00.0", mc_acc=0.5, samples=False)
-    rows = read_lmeval(out, models=MODELS)
-    assert rows.loc[(rows["task"] == "toy_mc") & (rows["metric"] == "acc"), "accuracy"].tolist() == [0.5]
+    write_lmeval(out, date="2026-02-01T00-00-00.0", mc_acc=0.3, samples=False)
+    rows = read_lmeval(out, models=MODELS)  # the same values twice: one measurement
+    assert rows.loc[(rows["task"] == "toy_mc") & (rows["metric"] == "acc"), "accuracy"].tolist() == [0.3]
+    write_lmeval(out, date="2026-03-01T00-00-00.0", mc_acc=0.5, samples=False)
+    with pytest.raises(EmergenceError, match=r"results_2026-01-01T00-00-00.0.json and .* both measure toy_mc"):
+        read_lmeval(out, models=MODELS)  # never collapsed silently
+
+
+def _v03(revision: str, acc: float, stderr: float, shots: int = 0) -> dict:
+    """A results file as lm-eval 0.3 wrote Pythia's evals."""
+    return {
+        "results": {"arc_easy": {"acc": acc, "acc_stderr": stderr, "acc_norm": acc, "acc_norm_stderr": stderr}},
+        "versions": {"arc_easy": 0},
+        "config": {"model": "hf-causal", "model_args": f"pretrained=EleutherAI/pythia-160m,revision={revision}",
+                   "num_fewshot": shots, "batch_size": 32, "limit": None},
+    }  # fmt: skip
+
+
+def test_lmeval_03_files_are_one_checkpoint_per_revision(tmp_path):
+    folder = tmp_path / "pythia" / "zero-shot"
+    folder.mkdir(parents=True)
+    n = 2376  # arc_easy's test split
+    for step, acc in (("step1000", 0.3), ("step143000", 0.0), ("step5000", 0.45)):
+        se = (acc * (1 - acc) / (n - 1)) ** 0.5
+        (folder / f"160m_{step}.json").write_text(json.dumps(_v03(step, acc, se)))
+    five = tmp_path / "pythia" / "five-shot"
+    five.mkdir()
+    (five / "160m-5shot_step5000.json").write_text(json.dumps(_v03("step5000", 0.5, 0.0103, shots=5)))
+    (tmp_path / "pythia" / "notes.json").write_text('{"not": "results"}')
+    rows = read_lmeval(tmp_path / "pythia")
+    zero = rows[rows["task"] == "arc_easy"]
+    assert sorted(zero["checkpoint"].unique()) == [f"EleutherAI__pythia-160m@step{s}" for s in (1000, 143000, 5000)]
+    assert set(zero["run"]) == {"EleutherAI__pythia-160m"} and sorted(zero["step"].unique()) == [1000, 5000, 143000]
+    assert set(zero["n_examples"]) == {n}  # from each accuracy's standard error; step143000's 0.0 from the others
+    assert set(rows.loc[rows["task"] == "arc_easy_5shot", "checkpoint"]) == {"EleutherAI__pythia-160m@step5000"}
+    assert any("standard error" in note for note in rows.attrs["notes"])
+    assert any("1 JSON file(s)" in note for note in rows.attrs["notes"])
 
 
 @pytest.mark.parametrize(
     "mutate, message",
     [
-        (lambda d: d.update(lm_eval_version="0.3.0"), r"written by lm-eval 0.3.0; only the 0.4.x layout"),
         (lambda d: d.update(lm_eval_version="1.0.2"), r"written by lm-eval 1.0.2"),
-        (lambda d: d["results"].update(toy_mc={"acc": 0.4, "acc_stderr": 0.02}), r"results.toy_mc has metric keys without a filter .*lm-eval 0.3"),
+        (lambda d: d["results"].update(toy_mc={"acc": 0.4, "acc_stderr": 0.02}), r"results.toy_mc has metric keys without a filter .*the 0.3 layout"),
         (lambda d: d.pop("results"), r"not an lm-eval results file"),
         (lambda d: d["results"]["toy_mc"].update({"acc,none": 1.7}), r"results.toy_mc.acc,none: accuracy must be a fraction within \[0, 1\]"),
         (lambda d: d["results"]["toy_mc"].update({"acc,none": "high"}), r"results.toy_mc: acc,none must be a number"),

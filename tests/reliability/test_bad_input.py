@@ -148,9 +148,9 @@ def test_a_job_with_a_nan_or_infinite_result_fails_and_stores_no_row(tmp_path):
 def test_lmeval_folder_with_one_file_of_another_version_stores_nothing(tmp_path):
     out = tmp_path / "lmeval-out"
     write_lmeval(out, samples=False)
-    write_lmeval(out, model="models/other", samples=False, version="0.3.0")
+    write_lmeval(out, model="models/other", samples=False, version="1.0.2")
     with Store(tmp_path / "s.sqlite") as st:
-        with pytest.raises(EmergenceError, match="written by lm-eval 0.3.0"):
+        with pytest.raises(EmergenceError, match="written by lm-eval 1.0.2"):
             ingest(st, out, models=MODELS)
         assert st.counts()["runs"] == 0 and st.counts()["checkpoints"] == 0
 
