@@ -3,6 +3,10 @@ the forecast documents stored (computed here or imported)."""
 
 from __future__ import annotations
 
+import multiprocessing as mp
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -15,7 +19,9 @@ from emergence.forecast.fitting import BenchmarkFit, compare_links, fit_benchmar
 from emergence.forecast.options import DEFAULT_OPTIONS, Budget, FitOptions
 from emergence.forecast.sections import build_document
 from emergence.forecast.table import data_hash, fit_table
+from emergence.law.bootstrap import single_threaded_blas
 from emergence.progress import Progress, silent
+from emergence.table import is_loss_metric
 
 STEPS = ("fit", "budgets", "document")
 TASK_LOSS = "bpb"
@@ -109,8 +115,6 @@ def fit_pair(
 ) -> tuple[dict, BenchmarkFit]:
     """Fit one (task, metric) without the elbow backtest: a row for people (status fitted/no_elbow/error,
     how it was fitted, the emergence point in loss and FLOPs with intervals, a note) and the fit."""
-    from dataclasses import replace
-
     fit = fit_benchmark(table, replace(options, backtest=False), task_loss)
     row = {"task": fit.task, "metric": fit.metric, "data_hash": data_hash(table), "n_rows": len(table)}
     if fit.chain is not None:
@@ -135,27 +139,55 @@ def fit_pair(
 
 
 def fit_store(
-    store,
-    pairs: list[tuple[str, str]],
-    options: FitOptions = DEFAULT_OPTIONS,
-    progress: Progress | None = None,
+    store, pairs: list[tuple[str, str]], options: FitOptions = DEFAULT_OPTIONS, progress: Progress | None = None
 ) -> list[dict]:
-    """`fit_pair` for each (task, metric) of the store; the fits are kept; returns the rows for people."""
+    """`fit_pair` for each (task, metric) of the store (a task's own loss, metric bpb, is an intermediate,
+    not a benchmark); the fits are kept; returns the rows for people. Benchmarks are fitted on
+    ``options.n_jobs`` processes."""
     report = progress or silent
-    rows, results = [], store.results()
-    for i, (task, metric) in enumerate(pairs):
-        report(i, len(pairs), f"{task}/{metric}")
-        try:
-            table = fit_table(results, task, metric)
-            losses = results[(results["task"] == task) & (results["metric"] == TASK_LOSS)]
-            row, fit = fit_pair(table, options, losses if metric != TASK_LOSS and len(losses) else None)
-        except EmergenceError as exc:
-            rows.append({"task": task, "metric": metric, "status": "error", "note": str(exc)})
-            continue
-        save_fits(store, fit)
-        rows.append(row)
-    report(len(pairs), len(pairs), "done")
+    results = store.results()
+    pairs = [(t, m) for t, m in pairs if not is_loss_metric(m)]
+    work = []
+    for task, metric in pairs:
+        losses = results[(results["task"] == task) & (results["metric"] == TASK_LOSS)]
+        work.append((task, metric, results[(results["task"] == task) & (results["metric"] == metric)],
+                     losses if len(losses) else None))  # fmt: skip
+    rows = []
+    with _pool(options.n_jobs, len(work)) as pool:
+        outcomes = pool.map(_fit_one, [(w, options) for w in work])
+        for i, (row, fit) in enumerate(outcomes):
+            report(i, len(work), f"{row['task']}/{row['metric']}")
+            if fit is not None:
+                save_fits(store, fit)
+            rows.append(row)
+    report(len(work), len(work), "done")
     return rows
+
+
+def _fit_one(job) -> tuple[dict, BenchmarkFit | None]:
+    (task, metric, rows, losses), options = job
+    try:
+        return fit_pair(fit_table(rows, task, metric), replace(options, n_jobs=1), losses)
+    except EmergenceError as exc:
+        return {"task": task, "metric": metric, "status": "error", "note": str(exc)}, None
+
+
+@contextmanager
+def _pool(n_jobs: int, n_work: int):
+    """A process pool for fitting several benchmarks at once (forked: the results are already in memory),
+    or this process alone for one benchmark or one job."""
+    if n_jobs <= 1 or n_work <= 1 or "fork" not in mp.get_all_start_methods():
+        yield _Serial()
+        return
+    with ProcessPoolExecutor(max_workers=n_jobs, mp_context=mp.get_context("fork"),
+                             initializer=single_threaded_blas) as pool:  # fmt: skip
+        yield pool
+
+
+class _Serial:
+    @staticmethod
+    def map(fn, items):
+        return map(fn, items)
 
 
 def import_documents(store, paths: list[str | Path]) -> list[tuple[dict, str, bool]]:

@@ -119,8 +119,11 @@ def fit_link(x, y, run: np.ndarray, w: np.ndarray, *, floor: float | None = None
     ss = np.exp(np.linspace(np.log(0.03 * span), np.log(3.0 * span), 16))
     x0g, sg = np.repeat(x0s, len(ss)), np.tile(ss, len(x0s))
     f = _sigmoid((x0g[:, None] - x[None, :]) / sg[:, None])  # (G, rows)
-    n1, sf, sff = rw.sum(1)[:, None], rw @ f.T, rw @ (f * f).T
-    sy, sfy, syy = (rw @ y)[:, None], rw @ (f * y).T, (rw @ (y * y))[:, None]
+    # sums over each run's rows first (a draw weighs whole runs), then over runs per draw
+    onehot = np.zeros((len(x), w.shape[1]))
+    onehot[np.arange(len(x)), run] = 1.0
+    n1, sy, syy = (w @ onehot.sum(0))[:, None], (w @ (y @ onehot))[:, None], (w @ ((y * y) @ onehot))[:, None]
+    sf, sff, sfy = w @ (f @ onehot).T, w @ ((f * f) @ onehot).T, w @ ((f * y) @ onehot).T
     with np.errstate(all="ignore"):  # grid points whose sigmoid is flat over the data give no solution
         theta = _grid_start(floor, ceiling, x0g, sg, n1, sf, sff, sy, sfy, syy)
     free = [i for i, fixed in enumerate((floor, ceiling)) if fixed is None] + [2, 3]
