@@ -34,7 +34,9 @@ def timed(call):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("ladder", type=Path)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
@@ -49,7 +51,9 @@ def main() -> None:
                 copy = Path(tmp) / f"copy{i}.sqlite"
                 shutil.copy(path, copy)
                 with Store(copy) as store:
-                    _, wall, cpu = timed(lambda s=store, t=task: forecast(s, t, "len_norm", BUDGETS, FitOptions()))
+                    _, wall, cpu = timed(
+                        lambda s=store, t=task: forecast(s, t, "len_norm", BUDGETS, FitOptions())
+                    )
                 walls.append(wall)
                 cpus.append(cpu)
             print(f"forecast {task}: best {min(walls):.2f} s, median {statistics.median(walls):.2f} s wall; "
@@ -58,7 +62,9 @@ def main() -> None:
             pairs = task_pairs(store.results())
             rows, wall, cpu = timed(lambda: fit_store(store, pairs, FitOptions()))
         fitted = sum(r["status"] == "fitted" for r in rows)
-        print(f"fit the whole store: {len(pairs)} (task, metric) pairs, {fitted} fitted, {wall:.1f} s wall, {cpu:.1f} s CPU")
+        print(
+            f"fit the whole store: {len(pairs)} (task, metric) pairs, {fitted} fitted, {wall:.1f} s wall, {cpu:.1f} s CPU"
+        )
     print(f"peak resident memory: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 
 

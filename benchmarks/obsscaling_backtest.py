@@ -35,7 +35,9 @@ def results(folder: Path, task: str) -> pd.DataFrame:
     models = pd.read_csv(folder / "base_llm_benchmark_eval.csv")
     file, column, n = TASKS[task]
     scores = pd.read_csv(folder / file)[["Model", column]].rename(columns={column: "accuracy"})
-    t = models[["Model", "Model Family", "Model Size (B)", "Pretraining Data Size (T)", "FLOPs (1E21)"]].merge(scores)
+    t = models[
+        ["Model", "Model Family", "Model Size (B)", "Pretraining Data Size (T)", "FLOPs (1E21)"]
+    ].merge(scores)
     t = t.dropna()
     return pd.DataFrame({
         "task": task, "metric": "acc", "checkpoint": t["Model"], "run": t["Model"], "family": t["Model Family"],
@@ -46,7 +48,9 @@ def results(folder: Path, task: str) -> pd.DataFrame:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("eval_results", type=Path, help="ObsScaling's eval_results folder")
     parser.add_argument("--boot", type=int, default=200)
     args = parser.parse_args()
@@ -55,7 +59,9 @@ def main() -> None:
         table = results(args.eval_results, task)
         fit = fit_table(table[table["flops"] < CUTOFF], task, "acc")
         targets = table[table["flops"] >= CUTOFF].reset_index(drop=True)
-        budgets = [Budget(params=p, tokens=d) for p, d in zip(targets["params"], targets["tokens"], strict=True)]
+        budgets = [
+            Budget(params=p, tokens=d) for p, d in zip(targets["params"], targets["tokens"], strict=True)
+        ]
         doc, _ = forecast_table(fit, budgets, FitOptions(n_boot=args.boot))
         predicted = pd.DataFrame([b["accuracy"] for b in doc["budgets"]])
         error = 100 * (predicted["estimate"] - targets["accuracy"])

@@ -52,24 +52,36 @@ def actuals(table: pd.DataFrame, sizes: tuple[str, ...]) -> pd.DataFrame:
     ).reset_index()  # fmt: skip
 
 
-def predict(method: str, fit: pd.DataFrame, losses: pd.DataFrame, targets: pd.DataFrame, boot: int) -> pd.DataFrame:
+def predict(
+    method: str, fit: pd.DataFrame, losses: pd.DataFrame, targets: pd.DataFrame, boot: int
+) -> pd.DataFrame:
     """(mean, lower, upper) at each target run's (params, tokens) by one method."""
     if method == "law":
-        budgets = [Budget(params=p, tokens=d) for p, d in zip(targets["params"], targets["tokens"], strict=True)]
+        budgets = [
+            Budget(params=p, tokens=d) for p, d in zip(targets["params"], targets["tokens"], strict=True)
+        ]
         options = FitOptions(method="law", link="sigmoid", n_boot=boot, backtest=False, d0_values=())
         doc, _ = forecast_table(fit, budgets, options)
         if not doc["budgets"]:
             return pd.DataFrame({"mean": np.nan, "lower": np.nan, "upper": np.nan}, index=range(len(targets)))
         return pd.DataFrame([b["accuracy"] for b in doc["budgets"]]).rename(columns={"estimate": "mean"})
-    chain = forecast_chain(ladder_from(fit, losses), n_boot=boot, candidates=None if method == "default" else [method])
+    chain = forecast_chain(
+        ladder_from(fit, losses), n_boot=boot, candidates=None if method == "default" else [method]
+    )
     return chain.accuracy(targets["params"], targets["tokens"]).assign(chosen=chain.name)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("ladder", type=Path, help="the folder of OLMo ladder CSVs (../shared/data/olmo-ladder)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "ladder", type=Path, help="the folder of OLMo ladder CSVs (../shared/data/olmo-ladder)"
+    )
     parser.add_argument("--boot", type=int, default=200, help="bootstrap resamples of runs per fit")
-    parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated, of: " + ", ".join(METHODS))
+    parser.add_argument(
+        "--methods", default=",".join(METHODS), help="comma-separated, of: " + ", ".join(METHODS)
+    )
     args = parser.parse_args()
     methods = [m.strip() for m in args.methods.split(",")]
     with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "olmo.sqlite") as store:
@@ -103,7 +115,9 @@ def main() -> None:
     )  # fmt: skip
     print(summary.round(3).to_string())
     print("\nAll rung-out targets (A and B):")
-    overall = df.groupby("method", sort=False).agg(mae=("error", lambda e: e.abs().mean()), covered=("covered", "mean"))
+    overall = df.groupby("method", sort=False).agg(
+        mae=("error", lambda e: e.abs().mean()), covered=("covered", "mean")
+    )
     overall["seconds per forecast"] = [np.mean(seconds[m]) for m in overall.index]
     print(overall.round(3).to_string())
     if "default" in methods:

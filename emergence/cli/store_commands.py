@@ -204,7 +204,9 @@ def ingest(
     rows = validate_results(rows, ", ".join(map(str, paths)))
     fmt = "+".join(sorted(formats))
     with Store(store_path) as st:
-        summary = st.add_results(rows, fmt=fmt, source=", ".join(map(str, paths)), replace_checkpoints=replace_checkpoints)
+        summary = st.add_results(
+            rows, fmt=fmt, source=", ".join(map(str, paths)), replace_checkpoints=replace_checkpoints
+        )
     summary["warnings"] = [*notes, *summary["warnings"]]
     if as_json:
         echo_json(summary)

@@ -118,7 +118,9 @@ def chain_budget_forecasts(chain, budgets: list[Budget], alpha: float = 0.1) -> 
                "tokens": budget.tokens, "loss": None, "loss_lower": None, "loss_upper": None}  # fmt: skip
         if budget.kind == "loss":
             if chain.corpus is None:
-                raise EmergenceError(f"budget {budget.name}: this ladder has no losses; give FLOPs or params + tokens")
+                raise EmergenceError(
+                    f"budget {budget.name}: this ladder has no losses; give FLOPs or params + tokens"
+                )
             draws = chain.corpus.accuracy_at_draws(budget.loss)
             lo, hi = _draws_interval(draws[1:], draws[0], alpha)
             elbows = chain.corpus.link_theta[:, 2] + 2.0 * chain.corpus.link_theta[:, 3]
@@ -135,7 +137,11 @@ def chain_budget_forecasts(chain, budgets: list[Budget], alpha: float = 0.1) -> 
         if chain.corpus is not None:
             losses = chain.corpus.intermediate_at(params, tokens)[:, 0]
             lo, hi = _draws_interval(losses[1:], losses[0], alpha)
-            row |= {"loss": float(losses[0]), "loss_lower": min(lo, float(losses[0])), "loss_upper": max(hi, float(losses[0]))}
+            row |= {
+                "loss": float(losses[0]),
+                "loss_lower": min(lo, float(losses[0])),
+                "loss_upper": max(hi, float(losses[0])),
+            }
         accuracy = chain.accuracy(params, tokens).iloc[0]
         rows.append(row | {
             "accuracy": float(accuracy["mean"]), "accuracy_lower": float(accuracy["lower"]),

@@ -253,7 +253,9 @@ def clearly_better(errors: pd.DataFrame, a: str, b: str) -> bool:
     """Whether candidate ``a`` forecast the backtest's targets clearly better than ``b``: a lower mean
     absolute error on every split, over two splits or more (one split's targets share one fit, so one split
     is one piece of evidence), and by more than two standard errors of the paired differences overall."""
-    wide = errors.assign(abs=errors["error"].abs()).pivot_table(index=["split", "run"], columns="candidate", values="abs")
+    wide = errors.assign(abs=errors["error"].abs()).pivot_table(
+        index=["split", "run"], columns="candidate", values="abs"
+    )
     if a not in wide or b not in wide:
         return b not in wide
     diff = (wide[b] - wide[a]).dropna()
@@ -277,7 +279,12 @@ def choose(errors: pd.DataFrame, names: list[str]) -> str:
 
 
 def forecast_chain(
-    ladder: Ladder, *, alpha: float = 0.1, n_boot: int = 200, seed: int = 0, candidates: list[str] | None = None
+    ladder: Ladder,
+    *,
+    alpha: float = 0.1,
+    n_boot: int = 200,
+    seed: int = 0,
+    candidates: list[str] | None = None,
 ) -> ChainForecast:
     """Choose the chain by its backtest errors on the ladder, calibrate its interval, fit it on every run.
 
@@ -288,7 +295,9 @@ def forecast_chain(
         )
     names = [n for n in (candidates or CANDIDATES) if ladder.has(CANDIDATES[n]["x"])]
     if not names:
-        raise EmergenceError(f"none of the chains {candidates} can be fitted on this ladder (their inputs are missing)")
+        raise EmergenceError(
+            f"none of the chains {candidates} can be fitted on this ladder (their inputs are missing)"
+        )
     name, errors, mine = _backtest(ladder, names, n_boot, alpha, seed)
     scored = [
         {"name": n, "mae": float(g["error"].abs().mean()), "n_targets": int(len(g))}

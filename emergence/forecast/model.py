@@ -55,13 +55,20 @@ class EmergencePoint(Part):
         extra="forbid",
         json_schema_extra={
             "if": {"properties": {"status": {"const": "found"}}},
-            "then": {"anyOf": [{"properties": {"loss": {"type": "object"}}}, {"properties": {"flops": {"type": "object"}}}]},
+            "then": {
+                "anyOf": [
+                    {"properties": {"loss": {"type": "object"}}},
+                    {"properties": {"flops": {"type": "object"}}},
+                ]
+            },
             "else": {"required": ["reason"], "properties": {"reason": {"type": "string"}}},
         },
     )
     status: Literal["found", "not_found"]
     reason: str | None = Field(None, description="Why no emergence point was found (status not_found).")
-    loss: PositiveInterval | None = Field(description="Pretraining loss at emergence (nats); null on compute alone.")
+    loss: PositiveInterval | None = Field(
+        description="Pretraining loss at emergence (nats); null on compute alone."
+    )
     flops: PositiveInterval | None = Field(
         description="Training FLOPs at emergence (null without a loss law)."
     )

@@ -139,7 +139,10 @@ def fit_pair(
 
 
 def fit_store(
-    store, pairs: list[tuple[str, str]], options: FitOptions = DEFAULT_OPTIONS, progress: Progress | None = None
+    store,
+    pairs: list[tuple[str, str]],
+    options: FitOptions = DEFAULT_OPTIONS,
+    progress: Progress | None = None,
 ) -> list[dict]:
     """`fit_pair` for each (task, metric) of the store (a task's own loss, metric bpb, is an intermediate,
     not a benchmark); the fits are kept; returns the rows for people. Benchmarks are fitted on

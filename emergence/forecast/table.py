@@ -36,7 +36,10 @@ def fit_table(results: pd.DataFrame, task: str | None = None, metric: str | None
                 f"the results hold several {column}s ({', '.join(sorted(map(str, t[column].unique()))[:5])}); "
                 f"choose one with --{column}"
             )
-    sized = pd.to_numeric(t["params"], errors="coerce").notna() & pd.to_numeric(t["tokens"], errors="coerce").notna()
+    sized = (
+        pd.to_numeric(t["params"], errors="coerce").notna()
+        & pd.to_numeric(t["tokens"], errors="coerce").notna()
+    )
     t = t[pd.to_numeric(t["pretraining_loss"], errors="coerce").notna() | sized]
     if t.empty:
         raise EmergenceError(
@@ -49,7 +52,9 @@ def with_loss(table: pd.DataFrame) -> pd.DataFrame:
     """The rows with a pretraining loss (what the emergence law fits)."""
     t = table[pd.to_numeric(table["pretraining_loss"], errors="coerce").notna()]
     if t.empty:
-        raise EmergenceError("no checkpoint has a pretraining loss; the emergence law needs one (give or measure it)")
+        raise EmergenceError(
+            "no checkpoint has a pretraining loss; the emergence law needs one (give or measure it)"
+        )
     return t.reset_index(drop=True)
 
 

@@ -153,11 +153,15 @@ def _model(data: dict, path: Path) -> tuple[str, str, str | None, list[str]]:
 
 
 def _layout(data: Any, path: Path) -> str:
-    """"0.4" or "0.3" from a results file's keys (metric keys with a filter, 'acc,none', are 0.4's)."""
+    """ "0.4" or "0.3" from a results file's keys (metric keys with a filter, 'acc,none', are 0.4's)."""
     if not isinstance(data, dict) or not isinstance(data.get("results"), dict):
         raise EmergenceError(f"{path}: not an lm-eval results file (no 'results' mapping)")
     version = data.get("lm_eval_version")
-    if isinstance(version, str) and re.match(r"^\d+\.\d+", version) and not version.startswith(("0.4.", "0.3.")):
+    if (
+        isinstance(version, str)
+        and re.match(r"^\d+\.\d+", version)
+        and not version.startswith(("0.4.", "0.3."))
+    ):
         raise EmergenceError(f"{path}: written by lm-eval {version}; the 0.3 and 0.4.x layouts are supported")
     keys = {}
     for task, metrics in data["results"].items():
@@ -241,7 +245,11 @@ def _metrics(metrics: dict, layout: str):
         if layout == "0.4" and not comma:
             continue
         filt = filt if comma else "none"
-        if name.endswith("_stderr") or name in NOT_ACCURACY or name in ("alias", "name", "sample_len", "sample_count"):
+        if (
+            name.endswith("_stderr")
+            or name in NOT_ACCURACY
+            or name in ("alias", "name", "sample_len", "sample_count")
+        ):
             continue
         stderr = metrics.get(f"{name}_stderr,{filt}" if comma else f"{name}_stderr")
         stderr = float(stderr) if isinstance(stderr, int | float) and not isinstance(stderr, bool) else None
@@ -271,6 +279,8 @@ def _examples(path, task, name, filt, metrics, data, counts, layout, notes) -> i
     for metric in ("acc", "acc_norm", *metrics):  # 0.3: from an accuracy and its standard error
         p, se = metrics.get(metric), metrics.get(f"{metric}_stderr")
         if isinstance(p, int | float) and isinstance(se, int | float) and 0 < p < 1 and se > 0:
-            notes.add("examples per task derived from each accuracy and its standard error, n = p(1-p)/se^2 + 1")
+            notes.add(
+                "examples per task derived from each accuracy and its standard error, n = p(1-p)/se^2 + 1"
+            )
             return max(1, round(p * (1 - p) / se**2 + 1))
     return None  # filled from the task's other files

@@ -83,7 +83,10 @@ def read_olmo(
     if not 0 <= warmup_fraction < 1:
         raise EmergenceError(f"warmup_fraction must be in [0, 1) (got {warmup_fraction})")
     if isinstance(n_examples, str | Path):
-        n_examples = {str(k): int(number(v, "examples map", k)) for k, v in read_mapping(n_examples, what="examples map").items()}
+        n_examples = {
+            str(k): int(number(v, "examples map", k))
+            for k, v in read_mapping(n_examples, what="examples map").items()
+        }
     counts = SPLIT_SIZES if n_examples is None else n_examples
     wanted = None if tasks is None else {*tasks, *(p for t in tasks for p in AGGREGATES.get(t, ()))}
     frames = [

@@ -81,6 +81,21 @@ class Problem:
         inside = (m > 1e-6) & (m < 1 - 1e-6)
         return np.clip(m, 1e-6, 1 - 1e-6), (link.d_gap, d_elbow, d_mean), inside
 
+    def mean_jacobian(self, p: np.ndarray, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Expected accuracy per row and its derivative in each named parameter, (rows,) and
+        (rows, len(names)); rows whose mean is clipped have none."""
+        m, (d_gap, d_elbow, d_mean), inside = self.mean_and_gradient(p)
+        columns = []
+        for nm in names:
+            if nm == "elbow_d0":
+                column = d_gap
+            elif nm in d_elbow:
+                column = d_gap * d_elbow[nm]
+            else:
+                column = d_mean[nm]
+            columns.append(np.broadcast_to(column, m.shape))
+        return m, np.column_stack(columns) * inside[:, None]
+
     def nll(self, free: np.ndarray) -> float:
         """Negative log-likelihood of the free parameters."""
         return self.nll_grad(free, grad=False)[0]

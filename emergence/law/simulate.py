@@ -109,6 +109,19 @@ def simulate_table(
             for s in range(seeds):
                 rows.append((f"ckpt-{i}", loss, d, s))
     t = pd.DataFrame(rows, columns=["checkpoint", "pretraining_loss", "data_amount", "seed"])
+    return simulate_runs(law, t, rng, n_examples, flops_scale)
+
+
+def simulate_runs(
+    law: TrueLaw,
+    runs: pd.DataFrame,
+    rng: np.random.Generator,
+    n_examples: int = 500,
+    flops_scale: float = 1e19,
+) -> pd.DataFrame:
+    """Measure any set of runs (checkpoint, pretraining_loss, data_amount, seed) under a law: each accuracy
+    drawn around the law with the seed/subset spread and binomial noise."""
+    t = runs[["checkpoint", "pretraining_loss", "data_amount", "seed"]].reset_index(drop=True).copy()
     p = law.accuracy(t["pretraining_loss"].to_numpy(), t["data_amount"].to_numpy())
     p = np.clip(p + rng.normal(0.0, law.extra_sd, len(t)), 0.0, 1.0)
     t["accuracy"] = rng.binomial(n_examples, p) / n_examples

@@ -1,0 +1,180 @@
+"""Designing a sweep: the finetuning runs that most shrink the interval of the few-shot emergence point.
+
+The expected information of a run (checkpoint x data amount x seed) is its Fisher information under the
+emergence law: the gradient of the law's expected accuracy in its parameters, over the run's variance
+(binomial plus the spread across seeds). The variance of the few-shot elbow is the (elbow, elbow) entry of
+the inverse of the information summed over runs. Because the information depends on the unknown law, it
+is averaged over plausible laws: the current fit's bootstrap draws, or before any finetuned run, laws
+drawn around the ladder (`prior_draws`, which states its assumptions). Runs are added greedily, each the
+one that cuts the expected variance of the elbow most per unit of cost, while the budget lasts; one
+run's effect is a rank-one update of every draw's inverse information.
+
+A sharp ReLU gives no gradient on the chance side of its elbow, so designs are computed under a
+softplus of the same slope (smoothing of 0.03 nats) where the law is a ReLU.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from emergence.errors import EmergenceError
+from emergence.law.emergence_law import EmergenceLaw
+
+DESIGN_SHARPNESS = 0.03
+"""Nats of smoothing of a ReLU law while designing (its information is zero on one side otherwise)."""
+Z90 = 1.6448536269514722
+
+
+@dataclass(frozen=True)
+class Design:
+    """Runs chosen for a budget and what they are expected to achieve."""
+
+    runs: pd.DataFrame  # checkpoint, pretraining_loss, data_amount, seed, cost (in the order chosen)
+    half_width: float  # expected 90% half-width of the few-shot elbow (nats) after these runs
+    start_half_width: float  # the same before them (runs already measured and the few-shot rows)
+    cost: float
+
+
+def prior_draws(losses: np.ndarray, law: EmergenceLaw, n: int = 100, seed: int = 0) -> pd.DataFrame:
+    """Laws that could be true of a ladder whose checkpoints are all still at chance few-shot.
+
+    Assumed, and only assumed: the few-shot elbow lies within half the ladder's span of loss beyond its
+    strongest checkpoint; between 64 and 4,096 examples the elbow moves by 0.1 to 0.8 nats; the shift's
+    exponent follows the fit's own prior (log-normal, median 1, sd 1 in ln); the law rises by 0.3 to 1.5
+    accuracy per nat past its elbow (ReLU, softplus), or to a ceiling of 0.6 to 0.95 over a scale of 0.03
+    to 0.15 nats (sigmoid).
+    """
+    rng = np.random.default_rng(seed)
+    lmin, span = float(np.min(losses)), float(np.ptp(losses)) or 1.0
+    alpha = np.exp(rng.normal(0.0, 1.0, n)).clip(0.1, 5.0)
+    move = rng.uniform(0.1, 0.8, n)
+    k = move / (np.log(4096) ** alpha - np.log(64) ** alpha)
+    draws = {"elbow_d0": rng.uniform(lmin - 0.5 * span, lmin, n), "shift_k": k, "shift_alpha": alpha,
+             "chance": np.full(n, law.chance if law.chance is not None else 0.0), "extra_sd": np.full(n, 0.01)}  # fmt: skip
+    if law.link == "sigmoid":
+        draws |= {"ceiling": rng.uniform(0.6, 0.95, n), "scale": rng.uniform(0.03, 0.15, n)}
+    else:
+        draws |= {"slope": rng.uniform(0.3, 1.5, n)}
+        if law.link == "softplus":
+            draws["sharpness"] = np.full(n, DESIGN_SHARPNESS)
+    return pd.DataFrame(draws)
+
+
+def _design_law(law: EmergenceLaw) -> EmergenceLaw:
+    params = {**law.get_params(), "chance": law.chance if law.chance is not None else 0.0}
+    if law.link == "relu":
+        params |= {"link": "softplus", "fix": {**law.fix, "sharpness": DESIGN_SHARPNESS}}
+    return EmergenceLaw(**params)
+
+
+def _scaled_gradients(law: EmergenceLaw, draws: pd.DataFrame, loss, amount, n_examples, names):
+    """Per draw and row, the law's gradient in the designed parameters over the row's sd: (S, R, F)."""
+    template = law.problem(_stand_in(loss, amount, law)).at(
+        np.asarray(loss, float), np.asarray(amount, float)
+    )
+    n = np.asarray(n_examples, float) * np.ones(len(template.loss))
+    out = np.empty((len(draws), len(template.loss), len(names)))
+    for s, row in enumerate(draws.to_dict("records")):
+        p = np.array([row.get(nm, template.fixed.get(nm, 0.0)) for nm in template.names], float)
+        m, jac = template.mean_jacobian(p, names)
+        sd = np.sqrt(m * (1 - m) / n + row.get("extra_sd", 0.01) ** 2)
+        out[s] = jac / sd[:, None]
+    return out
+
+
+def _stand_in(loss, amount, law: EmergenceLaw) -> pd.DataFrame:
+    """A table the law accepts, only to build its parametrisation (values do not matter)."""
+    loss, amount = np.asarray(loss, float), np.asarray(amount, float)
+    amounts = np.unique(np.r_[amount[amount > 0], [64.0, 256.0, 1024.0]])
+    rows = [{"checkpoint": f"c{i}", "pretraining_loss": lv, "data_amount": d, "seed": 0, "accuracy": 0.5,
+             "n_examples": 100} for i, lv in enumerate(np.unique(np.r_[loss, loss.min() - 0.1, loss.max() + 0.1]))
+            for d in (0.0, *amounts)]  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def plan_runs(
+    law: EmergenceLaw,
+    draws: pd.DataFrame,
+    candidates: pd.DataFrame,
+    budget: float,
+    *,
+    measured: pd.DataFrame | None = None,
+    n_examples: int = 500,
+    max_seeds: int = 4,
+) -> Design:
+    """Choose runs among ``candidates`` (checkpoint, pretraining_loss, data_amount, cost) within ``budget``.
+
+    Args:
+        law: the emergence law's form (link, shift, D0, chance); a ReLU is designed as a softplus.
+        draws: plausible parameter values, one row per draw (a fit's bootstrap, or `prior_draws`).
+        measured: rows already measured or to be measured anyway (pretraining_loss, data_amount), e.g. the
+            few-shot rows of every checkpoint; they count as information the design starts from.
+        n_examples: examples each evaluation scores; max_seeds: how often one (checkpoint, amount) may run.
+    """
+    if candidates.empty:
+        raise EmergenceError("no candidate runs to choose from")
+    if budget < candidates["cost"].min():
+        raise EmergenceError(
+            f"the budget ({budget:.3g}) is smaller than the cheapest run ({candidates['cost'].min():.3g}); raise it"
+        )
+    design = _design_law(law)
+    names = [nm for nm in design.param_names() if nm not in ("extra_sd", *design.fix) and
+             not (nm == "chance" and law.chance is not None)]  # fmt: skip
+    g = _scaled_gradients(
+        design, draws, candidates["pretraining_loss"], candidates["data_amount"], n_examples, names
+    )
+    info = _prior_information(draws, names)
+    if measured is not None and len(measured):
+        base = _scaled_gradients(
+            design, draws, measured["pretraining_loss"], measured["data_amount"], n_examples, names
+        )
+        info += np.einsum("srf,srg->sfg", base, base)
+    inverse = np.linalg.inv(info)
+    start = float(np.mean(inverse[:, 0, 0]))
+    cost, spent, uses = candidates["cost"].to_numpy(float), 0.0, np.zeros(len(candidates), int)
+    chosen = []
+    while True:
+        u = np.einsum("sfg,scg->scf", inverse, g)  # P g per draw and candidate
+        gain = u[..., 0] ** 2 / (1.0 + np.einsum("scf,scf->sc", g, u))  # variance of the elbow removed
+        score = gain.mean(0) / np.maximum(cost, 1e-300)
+        score[(uses >= max_seeds) | (spent + cost > budget * (1 + 1e-9))] = -np.inf
+        c = int(np.argmax(score))
+        if not np.isfinite(score[c]) or score[c] <= 0:
+            break
+        uc = u[:, c, :]
+        denom = 1.0 + np.einsum("sf,sf->s", g[:, c, :], uc)
+        inverse = inverse - np.einsum("sf,sg->sfg", uc, uc) / denom[:, None, None]
+        chosen.append((c, uses[c]))
+        uses[c] += 1
+        spent += cost[c]
+    if not chosen:
+        raise EmergenceError("no candidate run adds information about the few-shot elbow (all far from it)")
+    picked = (
+        candidates.iloc[[c for c, _ in chosen]].assign(seed=[s for _, s in chosen]).reset_index(drop=True)
+    )
+    return Design(picked, Z90 * float(np.sqrt(np.mean(inverse[:, 0, 0]))), Z90 * float(np.sqrt(start)), spent)
+
+
+def design_half_width(
+    law: EmergenceLaw, draws: pd.DataFrame, runs: pd.DataFrame, *, measured: pd.DataFrame | None = None,
+    n_examples: int = 500,
+) -> float:  # fmt: skip
+    """The expected 90% half-width of the few-shot elbow (nats) after a given set of runs."""
+    rows = runs if measured is None else pd.concat([measured, runs], ignore_index=True)
+    design = _design_law(law)
+    names = [nm for nm in design.param_names() if nm not in ("extra_sd", *design.fix) and
+             not (nm == "chance" and law.chance is not None)]  # fmt: skip
+    g = _scaled_gradients(design, draws, rows["pretraining_loss"], rows["data_amount"], n_examples, names)
+    info = _prior_information(draws, names) + np.einsum("srf,srg->sfg", g, g)
+    return Z90 * float(np.sqrt(np.mean(np.linalg.inv(info)[:, 0, 0])))
+
+
+def _prior_information(draws: pd.DataFrame, names: list[str]) -> np.ndarray:
+    """What is known before the runs: each parameter's spread over the draws, as a prior precision, so a
+    run that adds nothing leaves the elbow as uncertain as the draws say, not infinitely so. (S, F, F)"""
+    spread = np.array([draws[nm].var() if nm in draws else 0.0 for nm in names])
+    precision = np.where(spread > 0, 1.0 / np.where(spread > 0, spread, 1.0), 1e6)
+    return np.repeat(np.diag(precision)[None], len(draws), axis=0)
