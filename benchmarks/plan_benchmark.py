@@ -31,6 +31,7 @@ from emergence.law.simulate import draw_law, simulate_runs
 AMOUNTS = tuple(2**k for k in range(2, 13))
 DEFAULT = (64, 256, 1024, 4096)
 EPOCHS = 4
+N_DRAWS = 100
 
 
 def grid(losses, amounts, seeds) -> pd.DataFrame:
@@ -64,7 +65,7 @@ def main() -> None:
         default = grid(losses, DEFAULT, 2)
         budget = float(default["cost"].sum())
         tic = time.perf_counter()
-        design = plan_runs(form, prior_draws(losses, form, n=100, seed=i), grid(losses, AMOUNTS, 1).drop(columns="seed"),
+        design = plan_runs(form, prior_draws(losses, form, n=N_DRAWS, seed=i), grid(losses, AMOUNTS, 1).drop(columns="seed"),
                            budget, measured=fewshot, max_seeds=4)  # fmt: skip
         planning = time.perf_counter() - tic
         for name, runs in (("default grid", default), ("planned", design.runs)):
@@ -83,6 +84,19 @@ def main() -> None:
     print(f"{args.draws} simulated ladders ({args.link}), all checkpoints still at chance few-shot; "
           f"equal finetuning compute per ladder; {time.perf_counter() - started:.0f} s")  # fmt: skip
     print(summary.round(3).to_string())
+    print(
+        f"planning speed: 40 checkpoints x 10 data amounts, {N_DRAWS} prior draws: {planning_speed(form):.2f} s"
+    )
+
+
+def planning_speed(form: EmergenceLaw) -> float:
+    """Seconds to plan over 40 checkpoints x 10 candidate amounts with the default grid's budget."""
+    losses = np.linspace(3.2, 2.6, 40)
+    candidates = grid(losses, AMOUNTS[1:], 1).drop(columns="seed")
+    tic = time.perf_counter()
+    plan_runs(form, prior_draws(losses, form, n=N_DRAWS), candidates, float(grid(losses, DEFAULT, 2)["cost"].sum()),
+              measured=grid(losses, (0,), 1), max_seeds=4)  # fmt: skip
+    return time.perf_counter() - tic
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ Every problem in a spec is one line that names the file, the field and what is a
 from __future__ import annotations
 
 import difflib
+import math
 import os
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -208,6 +209,11 @@ class LadderSpec(Spec):
 
 
 # -- the sweep --------------------------------------------------------------------------------------------
+def finetune_steps(n_examples: int, epochs: float, batch_size: int, min_steps: int = 0) -> int:
+    """Optimizer steps of a finetune that runs `epochs` passes over n_examples, at least min_steps."""
+    return max(1, min_steps, round(epochs * math.ceil(n_examples / batch_size)))
+
+
 class FinetuneSpec(Spec):
     """How each checkpoint is finetuned on a data amount of task examples."""
 
@@ -234,6 +240,12 @@ class FinetuneSpec(Spec):
         None, description="LoRA target modules (chosen per architecture if absent)."
     )
 
+    def examples_seen(self, data_amount: int) -> int:
+        """Examples a finetune on data_amount examples processes (steps x batch; 0 for few-shot)."""
+        if data_amount == 0:
+            return 0
+        return finetune_steps(data_amount, self.epochs, self.batch_size, self.min_steps) * self.batch_size
+
 
 class EvalSpec(Spec):
     """How each run is evaluated with lm-eval."""
@@ -257,6 +269,16 @@ class ExecutorSpec(Spec):
     address: str | None = Field(None, description="A Ray cluster address to join (a local Ray if absent).")
 
 
+class PlannedRun(Spec):
+    """One run of a planned sweep (from `emergence plan`): a checkpoint, a data amount and a seed."""
+
+    checkpoint: str = Field(description="A checkpoint id of the ladder.")
+    data_amount: Annotated[int, Field(ge=0, le=MAX_COUNT)] = Field(
+        description="Finetuning examples (0: few-shot)."
+    )
+    seed: Seed = Field(0, description="Seed (subset and data order).")
+
+
 class SweepSpec(Spec):
     """The grid: checkpoints x tasks x data amounts x seeds, and how to run it."""
 
@@ -278,6 +300,11 @@ class SweepSpec(Spec):
     eval: EvalSpec = Field(default_factory=EvalSpec)
     executor: ExecutorSpec = Field(default_factory=ExecutorSpec)
     keep_weights: bool = Field(False, description="Keep finetuned weights after evaluation.")
+    runs: list[PlannedRun] | None = Field(
+        None,
+        description="Only these runs, for each task (as `emergence plan` writes them): they replace the grid "
+        "of data_amounts x seeds.",
+    )
 
     @field_validator("store")
     @classmethod
@@ -310,3 +337,16 @@ class SweepSpec(Spec):
         if len(set(value)) != len(value):
             raise ValueError("values must be unique")
         return sorted(value)
+
+    @model_validator(mode="after")
+    def _runs_or_grid(self) -> SweepSpec:
+        if self.runs is None:
+            return self
+        both = sorted({"data_amounts", "seeds"} & self.model_fields_set)
+        if both:
+            raise ValueError(f"give either 'runs' or '{both[0]}', not both: 'runs' replaces the grid")
+        keys = [(r.checkpoint, r.data_amount, r.seed) for r in self.runs]
+        if len(set(keys)) != len(keys):
+            dup = next(k for k in keys if keys.count(k) > 1)
+            raise ValueError(f"run {dup} appears twice in 'runs'")
+        return self

@@ -1,8 +1,8 @@
 """The `emergence` command line: parses, calls the library, prints. Exit codes: 0 ok, 1 failed, 2 bad input.
 
 Commands live by subject: store_commands (specs, the store, ingest, import, export), forecast_commands
-(fit, forecast, backtest), harness_commands (sweep, ladder, run, demo); options and render hold what
-they share.
+(fit, forecast, backtest), plan_commands (plan), harness_commands (sweep, ladder, run, demo); options
+and render hold what they share.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from emergence.cli import forecast_commands, harness_commands, store_commands  # noqa: F401 (they register)
+from emergence.cli import forecast_commands, harness_commands, plan_commands, store_commands  # noqa: F401
 from emergence.cli.group import cli
 from emergence.errors import EmergenceError, describe
 

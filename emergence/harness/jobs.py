@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from emergence.config import CheckpointSpec, SweepSpec
+from emergence.config import CheckpointSpec, SweepSpec, finetune_steps
 from emergence.errors import EmergenceError
 
 # Bump only when the meaning of a job changes (old run ids then stop matching, and jobs run again).
@@ -130,11 +129,6 @@ def weights_fingerprint(folder: Path) -> str | None:
     return "sha256:" + digest.hexdigest()
 
 
-def finetune_steps(n_examples: int, epochs: float, batch_size: int, min_steps: int = 0) -> int:
-    """Optimizer steps of a finetune that runs `epochs` passes over n_examples, at least min_steps."""
-    return max(1, min_steps, round(epochs * math.ceil(n_examples / batch_size)))
-
-
 def _finetune_settings(spec: SweepSpec) -> dict:
     settings = spec.finetune.model_dump(mode="json")
     if settings["method"] != "lora":  # LoRA knobs do not change a full finetune: keep its id stable
@@ -177,29 +171,46 @@ def expand_jobs(
     evaluation = spec.eval.model_dump(mode="json")
     finetune = _finetune_settings(spec)
     jobs = []
+    planned = _planned_runs(spec, checkpoints)
     for checkpoint in checkpoints:
         identity = checkpoint_identity(checkpoint)
         weights = None if checkpoint.path is None else weights_fingerprint(Path(checkpoint.path))
         if weights is not None:  # a checkpoint saved anew into the same folder is a new checkpoint
             identity["weights"] = weights
         for task in spec.tasks:
-            for amount in spec.data_amounts:
-                seeds = [0] if amount == 0 else spec.seeds
-                for seed in seeds:
-                    jobs.append(
-                        Job(
-                            checkpoint=identity,
-                            task=task,
-                            data_amount=amount,
-                            seed=seed,
-                            finetune=None if amount == 0 else _settings_for(finetune, amount),
-                            eval=evaluation,
-                            task_data=(task_data or {}).get(task),
-                            keep_weights=spec.keep_weights and amount > 0,
-                            weights_dir=None if weights_dir is None else str(weights_dir),
-                        )
+            for amount, seed in planned.get(checkpoint.id, ()):
+                jobs.append(
+                    Job(
+                        checkpoint=identity,
+                        task=task,
+                        data_amount=amount,
+                        seed=seed,
+                        finetune=None if amount == 0 else _settings_for(finetune, amount),
+                        eval=evaluation,
+                        task_data=(task_data or {}).get(task),
+                        keep_weights=spec.keep_weights and amount > 0,
+                        weights_dir=None if weights_dir is None else str(weights_dir),
                     )
+                )
     return list({job.run_id: job for job in jobs}.values())  # a task named twice is one job
+
+
+def _planned_runs(spec: SweepSpec, checkpoints: Sequence[CheckpointSpec]) -> dict[str, list[tuple[int, int]]]:
+    """Each checkpoint's (data amount, seed) pairs: the spec's runs, or the grid (one few-shot run, seed 0)."""
+    grid = [(amount, seed) for amount in spec.data_amounts for seed in ([0] if amount == 0 else spec.seeds)]
+    if spec.runs is None:
+        return {c.id: grid for c in checkpoints}
+    known = {c.id for c in checkpoints}
+    unknown = sorted({r.checkpoint for r in spec.runs} - known)
+    if unknown:
+        raise EmergenceError(
+            f"the spec's runs name checkpoint {unknown[0]!r}, which the ladder does not have "
+            f"(it has {', '.join(sorted(known)[:6])}{', ...' if len(known) > 6 else ''})"
+        )
+    out: dict[str, list[tuple[int, int]]] = {}
+    for r in spec.runs:
+        out.setdefault(r.checkpoint, []).append((r.data_amount, 0 if r.data_amount == 0 else r.seed))
+    return out
 
 
 def draw_examples(examples: Sequence[dict], data_amount: int, seed: int) -> list[dict]:

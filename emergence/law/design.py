@@ -104,6 +104,7 @@ def plan_runs(
     measured: pd.DataFrame | None = None,
     n_examples: int = 500,
     max_seeds: int = 4,
+    prior_weight: float = 1.0,
 ) -> Design:
     """Choose runs among ``candidates`` (checkpoint, pretraining_loss, data_amount, cost) within ``budget``.
 
@@ -113,6 +114,8 @@ def plan_runs(
         measured: rows already measured or to be measured anyway (pretraining_loss, data_amount), e.g. the
             few-shot rows of every checkpoint; they count as information the design starts from.
         n_examples: examples each evaluation scores; max_seeds: how often one (checkpoint, amount) may run.
+        prior_weight: how much the draws' spread counts as prior knowledge: 1 for prior draws; small for a
+            fit's bootstrap draws, whose spread already reflects the measured rows (counted again here).
     """
     if candidates.empty:
         raise EmergenceError("no candidate runs to choose from")
@@ -126,7 +129,7 @@ def plan_runs(
     g = _scaled_gradients(
         design, draws, candidates["pretraining_loss"], candidates["data_amount"], n_examples, names
     )
-    info = _prior_information(draws, names)
+    info = prior_weight * _prior_information(draws, names)
     if measured is not None and len(measured):
         base = _scaled_gradients(
             design, draws, measured["pretraining_loss"], measured["data_amount"], n_examples, names
@@ -160,7 +163,7 @@ def plan_runs(
 
 def design_half_width(
     law: EmergenceLaw, draws: pd.DataFrame, runs: pd.DataFrame, *, measured: pd.DataFrame | None = None,
-    n_examples: int = 500,
+    n_examples: int = 500, prior_weight: float = 1.0,
 ) -> float:  # fmt: skip
     """The expected 90% half-width of the few-shot elbow (nats) after a given set of runs."""
     rows = runs if measured is None else pd.concat([measured, runs], ignore_index=True)
@@ -168,7 +171,7 @@ def design_half_width(
     names = [nm for nm in design.param_names() if nm not in ("extra_sd", *design.fix) and
              not (nm == "chance" and law.chance is not None)]  # fmt: skip
     g = _scaled_gradients(design, draws, rows["pretraining_loss"], rows["data_amount"], n_examples, names)
-    info = _prior_information(draws, names) + np.einsum("srf,srg->sfg", g, g)
+    info = prior_weight * _prior_information(draws, names) + np.einsum("srf,srg->sfg", g, g)
     return Z90 * float(np.sqrt(np.mean(np.linalg.inv(info)[:, 0, 0])))
 
 

@@ -6,8 +6,16 @@ import pandas as pd
 import pytest
 
 from emergence.errors import EmergenceError
-from emergence.forecast import Budget, FitOptions, forecast_table
-from emergence.forecast.chain import Ladder, choose, clearly_better, forecast_chain, ladder_from, run_of, splits
+from emergence.forecast import Budget, forecast_table
+from emergence.forecast.chain import (
+    Ladder,
+    choose,
+    clearly_better,
+    forecast_chain,
+    ladder_from,
+    run_of,
+    splits,
+)
 from emergence.law.chain import link_at, loss_at
 
 LOSS, LINK = np.array([1.7, 300.0, 0.28, 900.0, 0.28]), np.array([0.25, 1.0, 3.3, 0.35])
@@ -90,7 +98,9 @@ def test_asked_for_the_chain_on_one_size_the_document_says_why(fast):
     from dataclasses import replace
 
     doc, _ = forecast_table(results(sizes=(4e8,)), [], replace(fast, method="chain"))
-    assert doc["emergence_point"]["status"] == "not_found" and "1 model size" in doc["emergence_point"]["reason"]
+    assert (
+        doc["emergence_point"]["status"] == "not_found" and "1 model size" in doc["emergence_point"]["reason"]
+    )
 
 
 def test_a_ladder_where_nothing_rises_has_no_emergence_point(fast):

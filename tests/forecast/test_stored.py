@@ -85,7 +85,9 @@ def test_olmo_ladder_forecast_for_a_larger_model_through_the_chain(tmp_path, fas
         doc = forecast(st, "hellaswag_val_rc_5shot", "len_norm", [Budget(params=params, tokens=tokens)], fast)
     validate_document(doc)
     assert doc["method"] == "chain" and doc["law"] is None  # few-shot logs of several sizes: the chain
-    assert doc["chain"]["chosen"] == "corpus loss" and doc["chain"]["loss_law"]["a"] == pytest.approx(0.3, abs=0.02)
+    assert doc["chain"]["chosen"] == "corpus loss" and doc["chain"]["loss_law"]["a"] == pytest.approx(
+        0.3, abs=0.02
+    )
     assert abs(doc["emergence_point"]["loss"]["estimate"] - OLMO_ELBOW) < 0.05
     (budget,) = doc["budgets"]
     assert budget["kind"] == "params_tokens" and budget["params"] == params and budget["tokens"] == tokens

@@ -199,3 +199,17 @@ def test_a_large_weight_file_is_fingerprinted_by_samples(tmp_path, monkeypatch):
     seen.add(jobs.weights_fingerprint(tmp_path))
     assert len(seen) == 4
     assert jobs.weights_fingerprint(tmp_path / "missing") is None
+
+
+def test_a_planned_spec_runs_only_its_runs_and_names_an_unknown_checkpoint():
+    ladder = {"checkpoints": [{"id": "a", "hub": "o/a", "pretraining_loss": 3.0},
+                              {"id": "b", "hub": "o/b", "pretraining_loss": 2.9}]}  # fmt: skip
+    runs = [{"checkpoint": "a", "data_amount": 0}, {"checkpoint": "b", "data_amount": 64, "seed": 3}]
+    spec = SweepSpec.model_validate({"ladder": ladder, "tasks": ["t"], "runs": runs})
+    jobs = expand_jobs(spec, spec.ladder.checkpoints)
+    assert sorted((j.checkpoint["id"], j.data_amount, j.seed) for j in jobs) == [("a", 0, 0), ("b", 64, 3)]
+    bad = SweepSpec.model_validate(
+        {"ladder": ladder, "tasks": ["t"], "runs": [{"checkpoint": "z", "data_amount": 8}]}
+    )
+    with pytest.raises(EmergenceError, match="checkpoint 'z', which the ladder does not have"):
+        expand_jobs(bad, bad.ladder.checkpoints)

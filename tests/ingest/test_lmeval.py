@@ -53,7 +53,9 @@ def test_one_checkpoint_measured_in_two_files_is_kept_once_or_refused(tmp_path):
     rows = read_lmeval(out, models=MODELS)  # the same values twice: one measurement
     assert rows.loc[(rows["task"] == "toy_mc") & (rows["metric"] == "acc"), "accuracy"].tolist() == [0.3]
     write_lmeval(out, date="2026-03-01T00-00-00.0", mc_acc=0.5, samples=False)
-    with pytest.raises(EmergenceError, match=r"results_2026-01-01T00-00-00.0.json and .* both measure toy_mc"):
+    with pytest.raises(
+        EmergenceError, match=r"results_2026-01-01T00-00-00.0.json and .* both measure toy_mc"
+    ):
         read_lmeval(out, models=MODELS)  # never collapsed silently
 
 
@@ -80,10 +82,20 @@ def test_lmeval_03_files_are_one_checkpoint_per_revision(tmp_path):
     (tmp_path / "pythia" / "notes.json").write_text('{"not": "results"}')
     rows = read_lmeval(tmp_path / "pythia")
     zero = rows[rows["task"] == "arc_easy"]
-    assert sorted(zero["checkpoint"].unique()) == [f"EleutherAI__pythia-160m@step{s}" for s in (1000, 143000, 5000)]
-    assert set(zero["run"]) == {"EleutherAI__pythia-160m"} and sorted(zero["step"].unique()) == [1000, 5000, 143000]
-    assert set(zero["n_examples"]) == {n}  # from each accuracy's standard error; step143000's 0.0 from the others
-    assert set(rows.loc[rows["task"] == "arc_easy_5shot", "checkpoint"]) == {"EleutherAI__pythia-160m@step5000"}
+    assert sorted(zero["checkpoint"].unique()) == [
+        f"EleutherAI__pythia-160m@step{s}" for s in (1000, 143000, 5000)
+    ]
+    assert set(zero["run"]) == {"EleutherAI__pythia-160m"} and sorted(zero["step"].unique()) == [
+        1000,
+        5000,
+        143000,
+    ]
+    assert set(zero["n_examples"]) == {
+        n
+    }  # from each accuracy's standard error; step143000's 0.0 from the others
+    assert set(rows.loc[rows["task"] == "arc_easy_5shot", "checkpoint"]) == {
+        "EleutherAI__pythia-160m@step5000"
+    }
     assert any("standard error" in note for note in rows.attrs["notes"])
     assert any("1 JSON file(s)" in note for note in rows.attrs["notes"])
 

@@ -35,7 +35,9 @@ def test_a_known_ladder_is_recovered_and_extrapolated():
     e, a_coef, a, b_coef, b = result.loss_theta[0]
     assert a == b == pytest.approx(0.28, abs=0.03)  # one shared exponent
     floor, ceiling, midpoint, scale = result.link_theta[0]
-    assert ceiling == 1.0 and floor == pytest.approx(0.25, abs=0.02) and midpoint == pytest.approx(3.3, abs=0.05)
+    assert (
+        ceiling == 1.0 and floor == pytest.approx(0.25, abs=0.02) and midpoint == pytest.approx(3.3, abs=0.05)
+    )
     far = (1e10, 1e12)  # six times the largest size, 60 times its compute
     truth = link_at(np.array(TRUE_LINK), loss_at(np.array(TRUE_LOSS), *far))[0, 0]
     draws = result.accuracy_draws(*far)[:, 0]
@@ -72,6 +74,8 @@ def test_link_fixed_floor_and_fitted_ceiling():
 def test_a_chain_on_compute_alone():
     runs, checkpoints = ladder()
     result = Chain("compute", n_boot=0).fit(runs, checkpoints)
-    assert result.loss_theta is None and result.intermediate_at(1e9, 1e11)[0, 0] == pytest.approx(-np.log(6e20))
+    assert result.loss_theta is None and result.intermediate_at(1e9, 1e11)[0, 0] == pytest.approx(
+        -np.log(6e20)
+    )
     with pytest.raises(EmergenceError, match="'loss' or 'compute'"):
         Chain("bpb")
