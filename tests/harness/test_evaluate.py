@@ -16,7 +16,7 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 from emergence.errors import EmergenceError  # noqa: E402
 from emergence.harness.evaluate import evaluate, task_examples  # noqa: E402
 from emergence.ladder.toy.tokenizer import build_tokenizer  # noqa: E402
-from tests.harness.conftest import tiny_llama  # noqa: E402
+from tests.builders import tiny_llama  # noqa: E402
 
 EVALS = Path(__file__).resolve().parents[2] / "evals" / "toy"
 
@@ -49,7 +49,7 @@ def test_a_sweep_process_shows_no_lm_eval_warnings(tmp_path):
         "from emergence.harness.evaluate import evaluate\n"
         "from emergence.harness.sweep import check_tasks\n"
         "from emergence.ladder.toy.tokenizer import build_tokenizer\n"
-        "from tests.harness.conftest import tiny_llama\n"
+        "from tests.builders import tiny_llama\n"
         "check_tasks(['toy_sum_choice', 'toy_sum_qa'])\n"
         "tok = build_tokenizer()\n"
         "evaluate(tiny_llama(tok, hidden=16, max_positions=256), tok, 'toy_sum_choice', limit=4)\n"
@@ -162,7 +162,7 @@ def test_batch_tokenizing_hflm_encodes_like_hflm(model_and_tok, tmp_path, add_bo
 
 def test_a_built_task_is_reused_until_its_files_change(tmp_path):
     from emergence.harness.evaluate import _load_task
-    from tests.harness.conftest import write_task
+    from tests.builders import write_task
 
     path = write_task(tmp_path / "task", n_test=16)
     first, again = _load_task(path), _load_task(path)

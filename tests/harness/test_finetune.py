@@ -14,7 +14,7 @@ from emergence.errors import EmergenceError  # noqa: E402
 from emergence.harness.finetune import finetune  # noqa: E402
 from emergence.ladder.toy.corpus import task_docs  # noqa: E402
 from emergence.ladder.toy.tokenizer import build_tokenizer  # noqa: E402
-from tests.harness.conftest import tiny_llama  # noqa: E402
+from tests.builders import tiny_llama  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -172,7 +172,7 @@ def test_a_task_fingerprint_changes_the_run_ids_of_that_task_only():
 
 
 def test_a_checkpoint_saved_anew_to_the_same_folder_gets_new_run_ids(tmp_path):
-    from tests.harness.conftest import save_tiny_llama
+    from tests.builders import save_tiny_llama
 
     folder = tmp_path / "ck"
     save_tiny_llama(folder, seed=0, hidden=8)

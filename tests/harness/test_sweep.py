@@ -224,7 +224,7 @@ def _write_spec(folder, ladder, task, *, tasks=None, seeds=(0, 1)) -> Path:
 
 @pytest.mark.slow
 def test_a_task_whose_data_change_runs_its_jobs_again(tiny_ladder, tmp_path):
-    from tests.harness.conftest import write_task
+    from tests.builders import write_task
 
     task = write_task(tmp_path / "task")
     spec = SweepSpec.from_yaml(_write_spec(tmp_path / "sweep", tiny_ladder[:1], task, seeds=[0]))

@@ -26,7 +26,7 @@ from emergence.forecast import read_document
 from emergence.harness.sweep import run_sweep
 from emergence.ingest import ingest
 from emergence.store import Store
-from tests.reliability.conftest import write_spec
+from tests.builders import write_spec
 from tests.test_ingest import MODELS, write_lmeval
 from tests.test_ingest_fuzz import VALID, _mutate, mutation
 

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from emergence.store import Store
-from tests.reliability.conftest import ROOT
+from tests.builders import ROOT
 
 # A real sweep (the driver, its claims and its store writes) whose jobs are a stand-in: two metrics per
 # run, a few ms each, until the test drops a stop file; then the rest run at once.

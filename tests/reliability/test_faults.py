@@ -23,7 +23,7 @@ from emergence.config import CheckpointSpec, SweepSpec
 from emergence.errors import EmergenceError
 from emergence.harness.sweep import run_sweep
 from emergence.store import Store
-from tests.reliability.conftest import read_only, write_spec
+from tests.builders import read_only, write_spec
 
 DRIVER = textwrap.dedent(
     """

@@ -20,7 +20,7 @@ import pytest
 
 from emergence.cli import main
 from emergence.store import Store
-from tests.reliability.conftest import ROOT, write_spec
+from tests.builders import ROOT, write_spec
 
 SHIPPED = ROOT / "data" / "demo" / "store.sqlite"
 HEADER = "task,metric,checkpoint,pretraining_loss,data_amount,seed,accuracy,n_examples\n"

@@ -23,7 +23,7 @@ from emergence.errors import EmergenceError
 from emergence.harness.jobs import checkpoint_identity
 from emergence.ingest import read_lmeval
 from emergence.store import Store
-from tests.reliability.conftest import ROOT
+from tests.builders import ROOT
 from tests.test_ingest import write_lmeval
 
 
