@@ -66,7 +66,7 @@ def checkpoints(ladder: Path | None, sizes: list[str], out: Path) -> dict[str, P
 
 def finetune_speed(folder: Path, examples: list[dict], batch_size: int = 16) -> dict:
     from emergence.harness.finetune import finetune
-    from emergence.harness.run_job import load_checkpoint
+    from emergence.ladder.checkpoints import load_checkpoint
 
     model, tokenizer = load_checkpoint({"id": folder.name, "path": str(folder)})
     params = sum(p.numel() for p in model.parameters())
@@ -121,7 +121,7 @@ def bare_pass(
 def evaluate_speed(folder: Path, docs: int, batch_size: int = 32) -> dict:
     """lm-eval (`evaluate`) against bare passes over the same requests, batch size and threads."""
     from emergence.harness.evaluate import _load_task, evaluate
-    from emergence.harness.run_job import load_checkpoint
+    from emergence.ladder.checkpoints import load_checkpoint
 
     model, tokenizer = load_checkpoint({"id": folder.name, "path": str(folder)})
     task = _load_task(TASK)

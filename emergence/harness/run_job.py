@@ -13,38 +13,8 @@ import resource
 import time
 from pathlib import Path
 
-from emergence.errors import EmergenceError
 from emergence.harness.jobs import Job, draw_examples
-
-
-def load_checkpoint(checkpoint: dict):
-    """Load a checkpoint's model (safetensors weights only, fp32) and tokenizer.
-
-    ``checkpoint`` is a job's checkpoint identity: ``path`` (a local folder) or ``hub`` + ``revision``;
-    the checkpoint's own Python code runs only when ``trust_remote_code`` is set.
-    """
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    name, path = checkpoint["id"], checkpoint.get("path")
-    if path is not None:
-        folder = Path(path)
-        if not (folder / "config.json").is_file():
-            raise EmergenceError(f"checkpoint {name}: {folder} has no config.json; is it a model folder?")
-        if not any(folder.glob("*.safetensors")):
-            raise EmergenceError(
-                f"checkpoint {name}: {folder} has no .safetensors weights; only safetensors are loaded "
-                "(pickled .bin weights can run code): re-save it with save_pretrained(safe_serialization=True)"
-            )
-    source = path if path is not None else checkpoint["hub"]
-    options = dict(
-        trust_remote_code=bool(checkpoint.get("trust_remote_code")), revision=checkpoint.get("revision")
-    )
-    model = AutoModelForCausalLM.from_pretrained(source, use_safetensors=True, dtype=torch.float32, **options)
-    tokenizer = AutoTokenizer.from_pretrained(source, **options)
-    if torch.cuda.is_available():
-        model = model.to("cuda")
-    return model, tokenizer
+from emergence.ladder.checkpoints import load_checkpoint
 
 
 def evaluation_rows(result: dict) -> list[dict]:
