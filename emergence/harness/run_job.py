@@ -46,7 +46,7 @@ def _number(value) -> float | None:
 @functools.lru_cache(maxsize=4)
 def _train_split(task: str, num_fewshot: int | None) -> tuple[dict, ...]:
     """A task's train split as finetuning examples, read once per process (a sweep reads it per job)."""
-    from emergence.harness.evaluate import task_examples
+    from emergence.harness.tasks import task_examples
 
     return tuple(task_examples(task, "train", num_fewshot=num_fewshot))
 

@@ -23,6 +23,7 @@ from emergence.config import CheckpointSpec, SweepSpec
 from emergence.errors import EmergenceError, describe
 from emergence.harness.executors import JobFn, make_executor
 from emergence.harness.jobs import Job, expand_jobs
+from emergence.harness.tasks import load_task, resolve_task, task_fingerprint
 from emergence.store import Store
 
 
@@ -250,13 +251,10 @@ def run_jobs(
 def check_tasks(tasks: list[str]) -> None:
     """Load each task once (lm-eval's registry, the YAML and its data files); raises EmergenceError with
     the reason for the first that cannot be loaded, before anything is stored."""
-    from emergence.harness.evaluate import _fresh_task, _offline, resolve_task
-
-    _offline()  # as the jobs themselves run
     for task in tasks:
-        spec, manager = resolve_task(task)
+        resolve_task(task)  # a missing YAML: its own message
         try:
-            _fresh_task(spec, manager)  # evaluate's own loader: built once, reused by in-process jobs
+            load_task(task)  # built once, reused by in-process jobs
         except Exception as exc:  # lm-eval raises KeyError for an unknown name, OSError for missing data
             raise EmergenceError(
                 f"task {task} cannot be loaded ({describe(exc)}); give an lm-eval task name or a task "
@@ -267,8 +265,6 @@ def check_tasks(tasks: list[str]) -> None:
 def task_fingerprints(tasks: list[str]) -> dict[str, str]:
     """Each task's fingerprint (its config and documents), so that a task whose prompt or data change runs
     its jobs again. A task that cannot be loaded has none: its jobs fail with the reason when they run."""
-    from emergence.harness.evaluate import task_fingerprint
-
     out = {}
     for task in tasks:
         try:
