@@ -19,8 +19,9 @@ import yaml
 from pandas.testing import assert_frame_equal
 
 from emergence.config import CheckpointSpec, SweepSpec
+from emergence.harness.claims import release_dead_runs, worker_id
 from emergence.harness.jobs import expand_jobs
-from emergence.harness.sweep import release_dead_runs, run_jobs, run_sweep, worker_id
+from emergence.harness.sweep import run_jobs, run_sweep
 from emergence.store import Store
 
 CK = CheckpointSpec(id="ck", hub="org/model", revision="r1", pretraining_loss=2.0)
