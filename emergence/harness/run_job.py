@@ -51,6 +51,43 @@ def _train_split(task: str, num_fewshot: int | None) -> tuple[dict, ...]:
     return tuple(task_examples(task, "train", num_fewshot=num_fewshot))
 
 
+def finetuning_examples(job: Job) -> list[dict] | None:
+    """The examples a job finetunes on (None for a few-shot job): its data amount, drawn with its seed.
+
+    Prompts are as the evaluation will ask them (its shots before each question), unless the job's
+    finetune.prompt says "zeroshot": finetuning on bare questions then asking with shots lost what the
+    few-shot prompt had drawn out.
+    """
+    if job.data_amount == 0:
+        return None
+    shots = job.eval.get("num_fewshot") if job.finetune.get("prompt", "fewshot") == "fewshot" else 0
+    return draw_examples(_train_split(job.task, shots), job.data_amount, job.seed)
+
+
+def _finetuned(model, tokenizer, job: Job, examples: list[dict]):
+    """The loaded model finetuned in place with the job's settings (only one model is ever in memory)."""
+    from emergence.harness.finetune import finetune
+
+    settings = dict(job.finetune)
+    method = settings.pop("method")
+    settings.pop("prompt", None)
+    return finetune(model, tokenizer, examples, method=method, seed=job.seed, copy_model=False, **settings)
+
+
+def _evaluated(model, tokenizer, job: Job) -> dict:
+    from emergence.harness.evaluate import evaluate
+
+    return evaluate(
+        model,
+        tokenizer,
+        job.task,
+        num_fewshot=job.eval.get("num_fewshot"),
+        limit=job.eval.get("limit"),
+        batch_size=job.eval["batch_size"],
+        seed=job.seed,
+    )
+
+
 def _quiet_libraries() -> None:
     """No per-job progress bars from transformers and datasets under the sweep's own bar."""
     import datasets
@@ -69,41 +106,18 @@ def run_job(job: Job) -> dict:
     """
     import torch
 
-    from emergence.harness.evaluate import evaluate
-
     _quiet_libraries()
     start = time.perf_counter()
     torch.manual_seed(job.seed)
-    examples = None
-    if job.data_amount > 0:  # draw the data first: a bad task fails before a model is loaded
-        # Prompts as the evaluation will ask (its shots before each question), unless told otherwise:
-        # finetuning on bare questions then asking with shots lost what the few-shot prompt had drawn out.
-        shots = job.eval.get("num_fewshot") if job.finetune.get("prompt", "fewshot") == "fewshot" else 0
-        examples = draw_examples(_train_split(job.task, shots), job.data_amount, job.seed)
+    examples = finetuning_examples(job)  # the data first: a bad task fails before a model is loaded
     drawn = time.perf_counter()
     model, tokenizer = load_checkpoint(job.checkpoint)
     loaded = time.perf_counter()
     try:
         if examples is not None:
-            from emergence.harness.finetune import finetune
-
-            settings = dict(job.finetune)
-            method = settings.pop("method")
-            settings.pop("prompt", None)
-            # copy_model=False: finetune the loaded model itself, so only one model is ever in memory
-            model = finetune(
-                model, tokenizer, examples, method=method, seed=job.seed, copy_model=False, **settings
-            )
+            model = _finetuned(model, tokenizer, job, examples)
         finetuned = time.perf_counter()
-        result = evaluate(
-            model,
-            tokenizer,
-            job.task,
-            num_fewshot=job.eval.get("num_fewshot"),
-            limit=job.eval.get("limit"),
-            batch_size=job.eval["batch_size"],
-            seed=job.seed,
-        )
+        result = _evaluated(model, tokenizer, job)
         evaluated = time.perf_counter()
         if job.keep_weights and job.weights_dir:
             folder = Path(job.weights_dir) / job.run_id

@@ -1,4 +1,4 @@
-"""The job function: one model, weights kept only when asked, results as store rows."""
+"""The job function: its finetuning examples, weights kept only when asked, results as store rows."""
 
 import math
 
@@ -6,7 +6,7 @@ import pytest
 
 from emergence.config import CheckpointSpec, SweepSpec
 from emergence.harness.jobs import expand_jobs
-from emergence.harness.run_job import _train_split, evaluation_rows, run_job
+from emergence.harness.run_job import evaluation_rows, finetuning_examples, run_job
 
 
 def test_evaluation_rows_carry_the_metric_and_prob_correct():
@@ -48,9 +48,34 @@ def test_a_job_runs_and_keeps_weights_only_when_asked(tiny_ladder, tiny_task, tm
     assert (tmp_path / job.run_id / "model.safetensors").is_file() == keep
 
 
-@pytest.mark.parametrize("shots,newlines", [(None, 3), (0, 0), (1, 1)])
-def test_finetuning_examples_carry_the_evaluations_shots(shots, newlines):
-    """finetune.prompt 'fewshot' hands the job's num_fewshot (None: the task's own 3) to the train split."""
-    examples = _train_split("toy_sum_qa", shots)
-    assert len(examples) == 2048
+def _job(data_amount: int, finetune: dict | None = None, num_fewshot: int | None = None):
+    spec = SweepSpec.from_dict(
+        dict(
+            ladder=dict(checkpoints=[dict(id="ck", hub="org/model", pretraining_loss=3.0)]),
+            tasks=["toy_sum_qa"],
+            data_amounts=[data_amount],
+            finetune=finetune or {},
+            eval=dict(num_fewshot=num_fewshot),
+        )
+    )
+    (job,) = expand_jobs(spec, [CheckpointSpec(id="ck", hub="org/model", pretraining_loss=3.0)])
+    return job
+
+
+@pytest.mark.parametrize(
+    "finetune,shots,newlines",
+    [
+        ({}, None, 3),
+        ({}, 0, 0),
+        ({}, 1, 1),
+        (dict(prompt="zeroshot"), None, 0),
+        (dict(prompt="zeroshot"), 2, 0),
+    ],
+)
+def test_finetuning_examples_carry_the_evaluations_shots(finetune, shots, newlines):
+    """finetune.prompt 'fewshot' (the default) puts the evaluation's shots (None: the task's own 3) before
+    each finetuning question; 'zeroshot' none."""
+    examples = finetuning_examples(_job(2048, finetune, shots))
+    assert len(examples) == 2048  # the whole train split, drawn
     assert all(e["prompt"].count("\n") == newlines and e["target"].endswith("\n") for e in examples[:20])
+    assert finetuning_examples(_job(0, finetune, shots)) is None  # few-shot: nothing to finetune on
