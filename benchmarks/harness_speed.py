@@ -169,7 +169,7 @@ def sweep_split(folders: dict[str, Path], store: Path, amounts: list[int], limit
             eval=dict(limit=limit, batch_size=32),
         )
     )
-    summary = run_sweep(spec, progress=False)
+    summary = run_sweep(spec)
     return summary.to_dict()
 
 

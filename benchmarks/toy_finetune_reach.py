@@ -36,6 +36,7 @@ from emergence.harness.sweep import run_sweep
 from emergence.ladder.toy.tokenizer import build_tokenizer
 from emergence.ladder.toy.train import SIZES, train_size
 from emergence.law import EmergenceLaw, backtest
+from emergence.progress import progress_bar
 from emergence.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -103,7 +104,8 @@ def sweep_probe(args: argparse.Namespace, out: Path, name: str, checkpoints: lis
             "executor": {"kind": "local", "workers": 2},
         }
     )
-    print(run_sweep(spec).message())
+    with progress_bar("sweep", "job") as progress:
+        print(run_sweep(spec, progress=progress).message())
     return spec
 
 

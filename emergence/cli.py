@@ -196,15 +196,17 @@ def sweep(
     """
     from emergence.config import SweepSpec
     from emergence.harness.sweep import run_sweep
+    from emergence.progress import progress_bar
 
-    summary = run_sweep(
-        SweepSpec.from_yaml(spec_path),
-        retry_failed=retry_failed,
-        executor=executor,
-        workers=workers,
-        address=address,
-        progress=not no_progress,
-    )
+    with progress_bar("sweep", "job", enabled=not no_progress) as progress:
+        summary = run_sweep(
+            SweepSpec.from_yaml(spec_path),
+            retry_failed=retry_failed,
+            executor=executor,
+            workers=workers,
+            address=address,
+            progress=progress,
+        )
     if as_json:
         _echo_json(summary.to_dict())
     else:
@@ -255,16 +257,17 @@ def ladder_build(
     if reduced and micro:
         raise EmergenceError("--reduced and --micro are two different ladders: give one of them")
     from emergence.ladder.toy.build import build_toy_ladder
+    from emergence.progress import progress_bar
     from emergence.store import Store
 
-    with Store(store_path) as st:
+    with Store(store_path) as st, progress_bar("toy ladder", "step", enabled=not no_progress) as progress:
         table = build_toy_ladder(
             out_dir,
             seed=seed,
             sizes=["micro"] if micro else None,
             reduced=reduced,
             store=st,
-            progress=not no_progress,
+            progress=progress,
         )
     if as_json:
         _echo_json(table.to_dict("records"))

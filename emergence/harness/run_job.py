@@ -15,6 +15,7 @@ from pathlib import Path
 
 from emergence.harness.jobs import Job, draw_examples
 from emergence.ladder.checkpoints import load_checkpoint
+from emergence.ladder.quiet import quiet_libraries
 
 
 def evaluation_rows(result: dict) -> list[dict]:
@@ -88,15 +89,6 @@ def _evaluated(model, tokenizer, job: Job) -> dict:
     )
 
 
-def _quiet_libraries() -> None:
-    """No per-job progress bars from transformers and datasets under the sweep's own bar."""
-    import datasets
-    import transformers
-
-    transformers.utils.logging.disable_progress_bar()
-    datasets.utils.logging.disable_progress_bar()
-
-
 def run_job(job: Job) -> dict:
     """Run one job; returns ``run_id``, ``evaluations`` (store rows) and timings in seconds.
 
@@ -106,7 +98,7 @@ def run_job(job: Job) -> dict:
     """
     import torch
 
-    _quiet_libraries()
+    quiet_libraries()
     start = time.perf_counter()
     torch.manual_seed(job.seed)
     examples = finetuning_examples(job)  # the data first: a bad task fails before a model is loaded

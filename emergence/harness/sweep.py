@@ -17,9 +17,11 @@ from pathlib import Path
 from emergence.config import CheckpointSpec, SweepSpec
 from emergence.errors import EmergenceError, describe
 from emergence.harness.claims import Heartbeat, release_dead_runs, worker_id
-from emergence.harness.executors import JobFn, make_executor
+from emergence.harness.executors import Executor, JobFn, make_executor
 from emergence.harness.jobs import Job, expand_jobs
 from emergence.harness.tasks import load_task, resolve_task, task_fingerprint
+from emergence.ladder.quiet import quiet_libraries
+from emergence.progress import Progress, silent
 from emergence.store import Store
 
 
@@ -115,7 +117,7 @@ def run_jobs(
     executor: str = "local",
     workers: int = 1,
     address: str | None = None,
-    progress: bool = True,
+    progress: Progress | None = None,
     job_fn: JobFn | None = None,
 ) -> SweepSummary:
     """Register ``jobs`` in ``store`` and run those not done (see ``run_sweep``)."""
@@ -125,6 +127,16 @@ def run_jobs(
     summary = SweepSummary(jobs=len(jobs), store=str(store.path))
     store.add_runs(job.store_row() for job in jobs)
     summary.released = release_dead_runs(store)
+    todo = _to_run(store, jobs, summary, retry_failed)
+    if todo:
+        with make_executor(executor, workers=workers, address=address) as pool:
+            _run_all(store, pool, todo, summary, retry_failed, job_fn, progress or silent)
+    summary.wall_s = time.perf_counter() - start
+    return summary
+
+
+def _to_run(store: Store, jobs: list[Job], summary: SweepSummary, retry_failed: bool) -> deque[Job]:
+    """The registered jobs this sweep should run, in order; counts the rest into ``summary``."""
     runs = store.runs()
     status = runs.set_index("run_id")["status"]
     runnable = ("pending", "failed") if retry_failed else ("pending",)
@@ -135,45 +147,50 @@ def run_jobs(
     done = runs[runs["status"] == "done"]
     measured = set(zip(done.checkpoint_id, done.task, done.data_amount, done.seed, strict=True))
     summary.remeasured = sum((j.checkpoint_id, j.task, j.data_amount, j.seed) in measured for j in todo)
-    if not todo:
-        summary.wall_s = time.perf_counter() - start
-        return summary
+    return todo
 
-    from tqdm.auto import tqdm
 
+def _run_all(
+    store: Store,
+    pool: Executor,
+    todo: deque[Job],
+    summary: SweepSummary,
+    retry_failed: bool,
+    job_fn: JobFn,
+    report: Progress,
+) -> None:
+    """Claim and hand ``todo`` to ``pool``, at most ``pool.slots`` at once, and record each outcome.
+
+    Interrupted (Ctrl-C, an error in the driver), it hands this sweep's unfinished claims back at once.
+    """
     me = worker_id()
     inflight: dict[Future, Job] = {}
-    with (
-        Heartbeat(store.path, me),
-        make_executor(executor, workers=workers, address=address) as pool,
-        tqdm(total=len(todo), unit="job", desc="sweep", disable=not progress, dynamic_ncols=True) as bar,
-    ):
+    total, finished = len(todo), 0
+    report(0, total, "failed=0")
+    with Heartbeat(store.path, me):
         try:
             while todo or inflight:
                 while todo and len(inflight) < pool.slots:
                     job = todo.popleft()
-                    if not store.claim_run(job.run_id, me, retry_failed=retry_failed):
-                        summary.skipped += 1  # another sweep took it, or finished it meanwhile
-                        summary.taken_elsewhere += 1
-                        bar.total -= 1
-                        bar.refresh()
+                    if store.claim_run(job.run_id, me, retry_failed=retry_failed):
+                        inflight[pool.submit(job_fn, job)] = job
                         continue
-                    inflight[pool.submit(job_fn, job)] = job
+                    summary.skipped += 1  # another sweep took it, or finished it meanwhile
+                    summary.taken_elsewhere += 1
+                    total -= 1
+                    report(finished, total, f"failed={summary.failed}")
                 if not inflight:
                     break
-                finished, _ = wait(inflight, return_when=FIRST_COMPLETED)
-                for future in finished:
+                done, _ = wait(inflight, return_when=FIRST_COMPLETED)
+                for future in done:
                     _record(store, inflight.pop(future), future, summary)
-                    bar.update(1)
-                    bar.set_postfix(failed=summary.failed, refresh=False)
+                    finished += 1
+                    report(finished, total, f"failed={summary.failed}")
         except BaseException:
-            # Interrupted (Ctrl-C, an error in the driver): hand our unfinished claims back at once.
             for future in inflight:
                 future.cancel()
             store.release_runs([me])
             raise
-    summary.wall_s = time.perf_counter() - start
-    return summary
 
 
 def check_tasks(tasks: list[str]) -> None:
@@ -209,7 +226,7 @@ def run_sweep(
     executor: str | None = None,
     workers: int | None = None,
     address: str | None = None,
-    progress: bool = True,
+    progress: Progress | None = None,
     checkpoints: list[CheckpointSpec] | None = None,
     job_fn: JobFn | None = None,
 ) -> SweepSummary:
@@ -219,7 +236,8 @@ def run_sweep(
         spec: the sweep spec.
         retry_failed: run jobs that failed before again.
         executor, workers, address: override the spec's executor ('local' or 'ray').
-        progress: show a progress bar with ETA on stderr.
+        progress: hears of each finished job (``progress_bar("sweep", "job")`` draws it); while the ladder
+            is resolved (the toy ladder trained), of that too, in its ``what``.
         checkpoints: an already resolved ladder (skips ``resolve_ladder``).
         job_fn: the job function (``run_job`` by default; tests swap in a stand-in, whose jobs carry no
             task fingerprint since a stand-in reads no task).
@@ -227,22 +245,14 @@ def run_sweep(
     Returns:
         A SweepSummary; ``summary.message()`` says what happened in one line.
     """
-    kind = executor or spec.executor.kind
-    if (
-        job_fn is None
-    ):  # the real jobs load their tasks: one that cannot be loaded is refused before any write
+    if job_fn is None:
+        # The real jobs load their tasks: one that cannot be loaded is refused before any write.
+        quiet_libraries()
+        (progress or silent)(0, None, "loading tasks")
         check_tasks(spec.tasks)
     with Store(spec.store) as store:
         store.check_writable()  # a read-only store or a full disk fails now, not after the ladder is built
-        from emergence.ladder.sources import register_checkpoint, resolve_ladder
-
-        if checkpoints is None:
-            checkpoints = resolve_ladder(spec.ladder, store=store, progress=progress)
-        else:
-            known = set(store.checkpoints().checkpoint_id)
-            for checkpoint in checkpoints:
-                if checkpoint.id not in known:
-                    register_checkpoint(store, checkpoint)
+        checkpoints = _ladder(spec, store, checkpoints, progress)
         jobs = expand_jobs(
             spec,
             checkpoints,
@@ -253,9 +263,38 @@ def run_sweep(
             store,
             jobs,
             retry_failed=retry_failed,
-            executor=kind,
+            executor=executor or spec.executor.kind,
             workers=workers or spec.executor.workers,
             address=address or spec.executor.address,
             progress=progress,
             job_fn=job_fn,
         )
+
+
+def _ladder(
+    spec: SweepSpec, store: Store, checkpoints: list[CheckpointSpec] | None, progress: Progress | None
+) -> list[CheckpointSpec]:
+    """The sweep's checkpoints, all registered in the store: resolved from the spec's ladder, or the ones
+    given (registered where the store does not know them yet)."""
+    from emergence.ladder.sources import register_checkpoint, resolve_ladder
+
+    if checkpoints is None:
+        return resolve_ladder(spec.ladder, store=store, progress=_in_what(progress, "ladder"))
+    known = set(store.checkpoints().checkpoint_id)
+    for checkpoint in checkpoints:
+        if checkpoint.id not in known:
+            register_checkpoint(store, checkpoint)
+    return checkpoints
+
+
+def _in_what(progress: Progress | None, label: str) -> Progress | None:
+    """A `Progress` that reports a stage before the jobs inside the sweep's own: its counts go into the
+    ``what`` (the sweep's bar counts jobs, and none has run yet)."""
+    if progress is None:
+        return None
+
+    def report(done: int, total: int | None, what: str) -> None:
+        counts = f"{done}/{total}" if total is not None else f"{done}"
+        progress(0, None, " ".join(filter(None, (label, counts, what))))
+
+    return report

@@ -11,6 +11,7 @@ from pathlib import Path
 from emergence.config import CheckpointSpec
 from emergence.errors import EmergenceError
 from emergence.ladder.checkpoints import checkpoint_identity, load_checkpoint
+from emergence.ladder.quiet import quiet_libraries
 
 LOSS_TOKENS = 65_536
 """Loss is measured on at most this many tokens of the corpus..."""
@@ -48,6 +49,7 @@ def measure_pretraining_loss(
     """Mean next-token loss (nats/token) of a checkpoint on the first ``max_tokens`` tokens of ``corpus``."""
     import torch
 
+    quiet_libraries()
     model, tokenizer = load_checkpoint(checkpoint_identity(checkpoint))
     text = Path(corpus).read_text(errors="replace")[: max_tokens * 16]
     ids = tokenizer(text, add_special_tokens=False)["input_ids"][:max_tokens]

@@ -16,35 +16,37 @@ from pathlib import Path
 from emergence.config import CheckpointSpec, LadderSpec
 from emergence.ladder import measure
 from emergence.ladder.checkpoints import checkpoint_folder
+from emergence.progress import Progress, silent
 from emergence.store import Store
 
 log = logging.getLogger(__name__)
 
 
 def resolve_ladder(
-    ladder: LadderSpec, *, store: Store | None = None, progress: bool = False
+    ladder: LadderSpec, *, store: Store | None = None, progress: Progress | None = None
 ) -> list[CheckpointSpec]:
     """The ladder's checkpoints, each with params, tokens, FLOPs and pretraining loss filled where known.
 
     Registers every checkpoint in ``store``. A checkpoint whose folder cannot be read is still returned
     (with a warning), so that its jobs fail one by one with the reason while the rest of a sweep goes on.
-    ``progress`` shows a bar while the toy ladder trains and says which checkpoint's loss is measured.
+    ``progress`` hears of each checkpoint (of each training step, for the toy ladder).
 
     Raises:
         EmergenceError: a hub checkpoint that this machine cannot fetch (no network, HF_HUB_OFFLINE=1).
     """
     if ladder.toy is not None:
         return _toy_ladder(ladder, store=store, progress=progress)
+    report = progress or silent
     corpus = None if ladder.loss_corpus is None else Path(ladder.loss_corpus)
     known = _known_checkpoints(store)
     out = []
-    for checkpoint in ladder.checkpoints:
-        resolved, source, loss_corpus = _resolve_checkpoint(
-            checkpoint, corpus, known.get(checkpoint.id, {}), progress
-        )
+    for i, checkpoint in enumerate(ladder.checkpoints):
+        report(i, len(ladder.checkpoints), checkpoint.id)
+        resolved, source, loss_corpus = _resolve_checkpoint(checkpoint, corpus, known.get(checkpoint.id, {}))
         if store is not None:
             register_checkpoint(store, resolved, source=source, loss_corpus=loss_corpus)
         out.append(resolved)
+    report(len(out), len(out), "")
     return out
 
 
@@ -56,7 +58,7 @@ def _source(checkpoint: CheckpointSpec, folder: Path | None = None) -> str:
 
 
 def _resolve_checkpoint(
-    checkpoint: CheckpointSpec, corpus: Path | None, previous: dict, progress: bool
+    checkpoint: CheckpointSpec, corpus: Path | None, previous: dict
 ) -> tuple[CheckpointSpec, str, str | None]:
     """One checkpoint with what it lacks measured (or reused from ``previous``, its row in the store):
     the resolved spec, its source, and the loss corpus its loss was measured on ("given" if it came
@@ -72,8 +74,7 @@ def _resolve_checkpoint(
             if previous.get("source") == source and previous.get("loss_corpus") == corpus_tag:
                 loss = previous.get("pretraining_loss")
             if loss is None or math.isnan(loss):
-                if progress:
-                    log.warning("measuring the pretraining loss of %s on %s", checkpoint.id, corpus.name)
+                log.info("measuring the pretraining loss of %s on %s", checkpoint.id, corpus.name)
                 loss = measure.measure_pretraining_loss(checkpoint, corpus)
     except Exception as exc:  # a broken checkpoint: its jobs will fail with the reason, the rest go on
         log.warning("checkpoint %s: cannot read %s (%s); its jobs will fail", checkpoint.id, folder, exc)
@@ -107,7 +108,9 @@ def _known_checkpoints(store: Store | None) -> dict[str, dict]:
     return store.checkpoints().set_index("checkpoint_id").to_dict("index")
 
 
-def _toy_ladder(ladder: LadderSpec, *, store: Store | None, progress: bool) -> list[CheckpointSpec]:
+def _toy_ladder(
+    ladder: LadderSpec, *, store: Store | None, progress: Progress | None
+) -> list[CheckpointSpec]:
     from emergence.ladder.toy.build import build_toy_ladder
 
     toy = ladder.toy

@@ -24,7 +24,7 @@ def micro_toy_ladder(tmp_path_factory):
     from emergence.ladder.sources import checkpoints_from_table
     from emergence.ladder.toy.build import build_toy_ladder
 
-    table = build_toy_ladder(tmp_path_factory.mktemp("toy"), seed=0, sizes=["micro"], progress=False)
+    table = build_toy_ladder(tmp_path_factory.mktemp("toy"), seed=0, sizes=["micro"])
     return [(c.id, c.path) for c in checkpoints_from_table(table)]
 
 

@@ -1,4 +1,4 @@
-"""evaluate() on the toy tasks: names, YAML paths and dicts; score and prob_correct; plain lm-eval alike."""
+"""evaluate() on the toy tasks: names, YAML paths and dicts; score and prob_correct; no library chatter."""
 
 import math
 import os
@@ -52,21 +52,25 @@ def test_a_task_given_as_a_dict_scores_as_its_yaml(model_and_tok, tiny_task):
     assert json.dumps(as_dict) == json.dumps(as_yaml) and as_dict["n_examples"] == 8  # NaN stderr in both
 
 
-def test_a_sweep_process_shows_no_lm_eval_warnings(tmp_path):
+def test_a_sweep_process_shows_no_library_chatter(tmp_path):
+    """Loading tasks as a sweep does and evaluating print nothing: no lm-eval warnings, no datasets bars."""
     script = tmp_path / "job.py"
     script.write_text(
         "from emergence.harness.evaluate import evaluate\n"
         "from emergence.harness.sweep import check_tasks\n"
+        "from emergence.ladder.quiet import quiet_libraries\n"
         "from emergence.ladder.toy.tokenizer import build_tokenizer\n"
-        "from tests.builders import tiny_llama\n"
-        "check_tasks(['toy_sum_choice', 'toy_sum_qa'])\n"
+        "from tests.builders import tiny_llama, write_task\n"
+        "import pathlib, sys\n"
+        "quiet_libraries()\n"
+        "check_tasks(['toy_sum_choice', 'toy_sum_qa', str(write_task(pathlib.Path(sys.argv[1])))])\n"
         "tok = build_tokenizer()\n"
         "evaluate(tiny_llama(tok, hidden=16, max_positions=256), tok, 'toy_sum_choice', limit=4)\n"
     )
-    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=ROOT,
-                         env=os.environ | {"PYTHONPATH": str(ROOT)})  # fmt: skip
+    run = subprocess.run([sys.executable, str(script), str(tmp_path / "task")], capture_output=True, text=True,
+                         cwd=ROOT, env=os.environ | {"PYTHONPATH": str(ROOT)})  # fmt: skip
     assert run.returncode == 0, run.stderr
-    assert "WARNING" not in run.stderr and "already-initialized" not in run.stderr, run.stderr
+    assert run.stderr == "", run.stderr
 
 
 def test_missing_yaml_is_a_clear_error(model_and_tok):

@@ -1,4 +1,4 @@
-"""Ladder sources (emergence/ladder/sources.py): local folders, hub ids offline, measured values."""
+"""Ladder sources (emergence/ladder/sources.py): local folders, hub ids offline, measured values, progress."""
 
 import math
 
@@ -27,9 +27,11 @@ def test_local_folders_get_params_loss_and_flops(tiny_ladder, corpus, tmp_path):
             loss_corpus=str(corpus),
         )
     )
+    heard = []
     with Store(tmp_path / "s.sqlite") as st:
-        resolved = resolve_ladder(ladder, store=st)
+        resolved = resolve_ladder(ladder, store=st, progress=lambda *report: heard.append(report))
         table = st.checkpoints().set_index("checkpoint_id")
+    assert heard == [(0, 3, "ck0"), (1, 3, "ck1"), (2, 3, "ck2"), (3, 3, "")]
     from transformers import AutoModelForCausalLM
 
     for checkpoint, (name, folder) in zip(resolved, tiny_ladder, strict=True):
