@@ -106,7 +106,8 @@ def finetune(
     warmup_fraction: float = 0.1,
     copy_model: bool = True,
 ) -> PreTrainedModel:
-    """Finetune a causal LM on examples and return the finetuned model (LoRA merged back in).
+    """Finetune a causal LM on examples; the finetuned model (LoRA merged back in), in eval mode, on the
+    device it was trained on (CUDA if available).
 
     The loss is next-token cross-entropy on the target tokens only. With a fixed number of `epochs`,
     more examples mean more optimizer steps, i.e. more task signal. AdamW with linear warmup and
@@ -127,17 +128,10 @@ def finetune(
         seed: seeds the data order (and LoRA initialisation).
         lora_r, lora_alpha: LoRA rank and scale (alpha defaults to 2 * r).
         lora_targets: module names for LoRA; default per architecture (LORA_TARGETS) or "all-linear".
-        weight_decay: AdamW weight decay.
-        warmup_fraction: share of steps with linear warmup.
+        weight_decay, warmup_fraction: AdamW weight decay; the share of steps with linear warmup.
         copy_model: finetune a deep copy, leaving the given model as it was.
-
-    Returns:
-        The finetuned model, in eval mode, on the device it was trained on (CUDA if available).
     """
-    if method not in ("full", "lora"):
-        raise EmergenceError(f"finetune method must be 'full' or 'lora', not {method!r}")
-    if not examples:
-        raise EmergenceError("finetune needs at least one example")
+    _check(method, examples)
     device = _device()
     torch.manual_seed(seed)
     model = copy.deepcopy(model) if copy_model else model
@@ -153,6 +147,13 @@ def finetune(
         model = model.merge_and_unload()
     model.eval()
     return model
+
+
+def _check(method: str, examples: Sequence[dict]) -> None:
+    if method not in ("full", "lora"):
+        raise EmergenceError(f"finetune method must be 'full' or 'lora', not {method!r}")
+    if not examples:
+        raise EmergenceError("finetune needs at least one example")
 
 
 def _train(
