@@ -24,6 +24,7 @@ import numpy as np
 
 from emergence.errors import NoElbowFound
 from emergence.law import EmergenceLaw
+from emergence.law.likelihood import optimise, starts
 from emergence.law.simulate import draw_law, simulate_table
 
 RIDGE = np.exp(np.linspace(np.log(0.08), np.log(4.5), 40))
@@ -32,8 +33,6 @@ RIDGE = np.exp(np.linspace(np.log(0.08), np.log(4.5), 40))
 def alpha_ridge(table, chance) -> tuple[np.ndarray, np.ndarray]:
     """(elbow_d0, negative log-likelihood without prior) with shift_alpha held at each RIDGE value,
     refitted from the best fresh start and from the neighbour's optimum."""
-    from emergence.law.likelihood import optimise, starts
-
     prob = EmergenceLaw(chance=chance, shift_prior=None).problem(table)
     e0, nll, x = [], [], None
     for a in RIDGE:

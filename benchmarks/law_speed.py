@@ -56,13 +56,13 @@ def main() -> None:
         r.profile_interval()
         t_prof = time.perf_counter() - t0
         t0, c0 = time.perf_counter(), _cpu_seconds()
-        r.bootstrap(n=a.resamples, n_jobs=a.jobs, seed=0)
+        booted = r.bootstrap(n=a.resamples, n_jobs=a.jobs, seed=0)
         t_boot, c_boot = time.perf_counter() - t0, _cpu_seconds() - c0
         print(
             f"{name}: fit median {np.median(times):.3f} s (min {min(times):.3f}, max {max(times):.3f}, "
             f"{a.repeats} repeats); profile interval {t_prof:.2f} s; {a.resamples} bootstrap resamples on "
             f"{a.jobs} processes {t_boot:.1f} s wall, {c_boot:.1f} CPU-s, i.e. {c_boot / a.jobs:.1f} s on "
-            f"{a.jobs} idle cores ({r.n_boot_failed_} failed)"
+            f"{a.jobs} idle cores ({booted.n_boot_failed_} failed)"
         )
     print(f"load average at end {os.getloadavg()[0]:.2f}")
 

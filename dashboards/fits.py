@@ -8,7 +8,6 @@ read-only between sessions (st.cache_resource).
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -57,23 +56,15 @@ def _benchmark_fit(task: str, metric: str, results: pd.DataFrame, link: str, cha
         table = forecast.fit_table(results, task, metric)
     except EmergenceError as exc:
         return BenchmarkFit(task, metric, results.iloc[0:0], error=str(exc))
-    fit = BenchmarkFit(task, metric, table, data_hash=forecast.data_hash(table))
     options = forecast.FitOptions(link=link, chance=chance, n_boot=0, backtest=False, d0_values=())
-    try:
-        fit.loss_laws, notes = forecast.fit_loss_laws(table, options)
-        fit.loss_law_error = "; ".join(notes) if fit.loss_law is None else None
-    except (EmergenceError, AttributeError) as exc:  # AttributeError: an emergence.law without loss laws
-        fit.loss_law_error = str(exc)
-    try:
-        fit.result = forecast.fit_emergence(table, options)
-        # prob_emerged() without bootstrap draws recomputes the profile interval on every call (seconds);
-        # this result is never refitted, so remember it per (name, alpha) on this object
-        fit.result.profile_interval = functools.lru_cache(maxsize=16)(fit.result.profile_interval)
-        if fit.loss_law is not None:
-            fit.result.attach_loss_law(fit.loss_law)
-        fit.point = fit.result.emergence_point(alpha=ALPHA)
-    except EmergenceError as exc:
-        fit.result, fit.error = None, str(exc)
+    fitted = forecast.fit_benchmark(table, options)
+    fit = BenchmarkFit(task, metric, table, data_hash=fitted.data_hash, loss_laws=fitted.loss_laws)
+    fit.loss_law_error = "; ".join(fitted.loss_notes) if fit.loss_law is None else None
+    if fitted.result is None:
+        fit.error = fitted.reason
+        return fit
+    fit.result = fitted.result
+    fit.point = fit.result.emergence_point(alpha=ALPHA)
     return fit
 
 

@@ -25,10 +25,17 @@ REQUIRED = (
     "accuracy",
     "n_examples",
 )
-OPTIONAL = ("family", "step", "params", "tokens", "flops", "stderr")
+OPTIONAL = ("family", "run", "step", "params", "tokens", "flops", "stderr")
 CHECKPOINT_VALUES = ("pretraining_loss", "params", "tokens", "flops")
 """What a checkpoint is measured by: a known checkpoint may not change them silently."""
 MAX_COUNT = 2**62
+LOSS_METRICS = ("bpb", "bits_per_byte", "nll", "loss")
+"""Metrics that are losses, not accuracies: their values are any number >= 0 (e.g. a task's bits per byte)."""
+
+
+def is_loss_metric(metric: str) -> bool:
+    """Whether a metric is a loss (lower is better, not bounded by 1) rather than an accuracy."""
+    return str(metric).split(",")[0] in LOSS_METRICS
 
 
 def _whole(v: pd.Series, low: float) -> pd.Series:
@@ -115,12 +122,17 @@ def validate_results(
         if column in needed:
             for i in np.flatnonzero(values.isna().to_numpy()):
                 raise bad(int(i), column, "is missing")
-        failing = np.flatnonzero(~(values.isna() | ok(values)).to_numpy(dtype=bool))
+        passes = values.isna() | ok(values)
+        if column == "accuracy" and "metric" in rows.columns:  # a loss metric's value is any number >= 0
+            losses = rows["metric"].map(is_loss_metric).to_numpy(dtype=bool)
+            passes = passes.where(~losses, values.isna() | (values >= 0))
+        failing = np.flatnonzero(~passes.to_numpy(dtype=bool))
         if len(failing):
             raise bad(int(failing[0]), column, why)
         rows[column] = values
-    if "family" in rows.columns:
-        rows["family"] = rows["family"].map(lambda v: None if v is None or v != v else str(v))
+    for column in ("family", "run"):
+        if column in rows.columns:
+            rows[column] = rows[column].map(lambda v: None if v is None or v != v else str(v))
     rows["checkpoint"] = rows["checkpoint"].astype(str)
     key = [c for c in ("checkpoint", "task", "metric", "data_amount", "seed") if c in rows.columns]
     duplicated = rows.duplicated(key, keep=False) if unique else pd.Series(False, index=rows.index)
@@ -128,7 +140,7 @@ def validate_results(
         i = int(np.flatnonzero(duplicated.to_numpy())[0])
         what = ", ".join(f"{k}={rows.at[i, k]}" for k in key)
         raise EmergenceError(f"{source}: two rows for the same run and metric ({what}); keep one")
-    per_checkpoint = [c for c in (*CHECKPOINT_VALUES, "family", "step") if c in rows.columns]
+    per_checkpoint = [c for c in (*CHECKPOINT_VALUES, "family", "run", "step") if c in rows.columns]
     spread = rows.groupby("checkpoint")[per_checkpoint].nunique(dropna=True)
     if (spread > 1).any(axis=None):
         name = spread.index[(spread > 1).any(axis=1)][0]
@@ -142,7 +154,7 @@ def validate_results(
 
 def checkpoint_rows(rows: pd.DataFrame) -> pd.DataFrame:
     """One row per checkpoint of a validated results table: its first non-missing values."""
-    columns = [c for c in ("family", "step", *CHECKPOINT_VALUES) if c in rows.columns]
+    columns = [c for c in ("family", "run", "step", *CHECKPOINT_VALUES) if c in rows.columns]
     return rows.groupby("checkpoint", sort=False)[columns].first().reset_index()
 
 

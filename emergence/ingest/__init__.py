@@ -53,7 +53,8 @@ def read_results(path: str | Path, fmt: str | None = None, **options: Any) -> tu
     """Read and check ``path`` in format ``fmt`` (detected when None): (format, results table).
 
     Options by format: lmeval ``models``; olmo ``params_map``, ``loss_column``, ``n_examples``,
-    ``warmup_fraction``, ``tasks``. Nothing is stored.
+    ``warmup_fraction``, ``tasks``. Nothing is stored. What a reader assumed (e.g. example counts it took
+    from split sizes) is in ``rows.attrs["notes"]``.
     """
     fmt = fmt or detect_format(path)
     if fmt not in READERS:
@@ -66,7 +67,11 @@ def read_results(path: str | Path, fmt: str | None = None, **options: Any) -> tu
         raise EmergenceError(
             f"option {wrong[0]} does not apply to the {fmt} format (it takes {', '.join(sorted(allowed)) or 'none'})"
         )
-    return fmt, validate_results(reader(path, **options), str(path))
+    rows = reader(path, **options)
+    notes = rows.attrs.get("notes", [])
+    rows = validate_results(rows, str(path))
+    rows.attrs["notes"] = notes
+    return fmt, rows
 
 
 def ingest(

@@ -14,22 +14,24 @@ import numpy as np
 import pandas as pd
 
 from emergence.errors import EmergenceError
+from emergence.law.likelihood import optimise, refit_scale, starts
+from emergence.law.resampling import resample_groups
 
 
 def resample_indices(table: pd.DataFrame, n: int, seed: int | None) -> list[np.ndarray]:
     """Row indices of n resamples: checkpoints with replacement, then seeds with replacement within each
     (checkpoint, data amount)."""
     rng = np.random.default_rng(seed)
-    cells: dict[str, list[list[np.ndarray]]] = {}
+    cells: dict[str, list[list[np.ndarray]]] = {}  # checkpoint -> per data amount, the rows of each seed
     for (ckpt, _), g in table.groupby(["checkpoint", "data_amount"], sort=True):
         cells.setdefault(ckpt, []).append([idx.to_numpy() for _, idx in g.groupby("seed").groups.items()])
-    ckpts = list(cells)
+    checkpoints = list(cells.values())
     out = []
     for _ in range(n):
         rows = []
-        for c in rng.integers(len(ckpts), size=len(ckpts)):
-            for seeds in cells[ckpts[c]]:
-                rows.extend(seeds[j] for j in rng.integers(len(seeds), size=len(seeds)))
+        for amounts in resample_groups(rng, checkpoints):
+            for seeds in amounts:
+                rows.extend(resample_groups(rng, seeds))
         out.append(np.concatenate(rows))
     return out
 
@@ -37,7 +39,7 @@ def resample_indices(table: pd.DataFrame, n: int, seed: int | None) -> list[np.n
 _BLAS_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
-def _single_threaded_blas() -> None:
+def single_threaded_blas() -> None:
     """Worker initializer: one BLAS thread per worker, so n_jobs workers never oversubscribe the cores.
 
     The environment covers workers that import numpy afresh (spawn); a forked worker has numpy loaded
@@ -66,8 +68,6 @@ def _fit_chunk(args) -> list[np.ndarray]:
     """Refit each resample from the full-data estimate (in units of its standard errors); a loose run from
     the best fresh start guards against the resample's optimum lying on another branch, and is polished
     only when it wins."""
-    from emergence.law.likelihood import optimise, starts
-
     problem, x_hat, scale, chunk = args
     out = []
     nan = np.full(len(problem.names), np.nan)
@@ -97,14 +97,12 @@ def bootstrap_law(
     idx = resample_indices(result.table, n, seed)
     n_chunks = max(1, min(n, 4 * max(n_jobs, 1)))
     chunks = [idx[i::n_chunks] for i in range(n_chunks)]
-    from emergence.law.likelihood import refit_scale
-
     scale = refit_scale(result.problem, result.x_, result.bse_[result.problem.free].to_numpy())
     tasks = [(result.problem, result.x_, scale, c) for c in chunks]
     if n_jobs > 1:
         ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
         with ProcessPoolExecutor(
-            max_workers=n_jobs, mp_context=ctx, initializer=_single_threaded_blas
+            max_workers=n_jobs, mp_context=ctx, initializer=single_threaded_blas
         ) as pool:
             parts = list(pool.map(_fit_chunk, tasks))
     else:  # one BLAS thread here too, so the draws match the workers' to the last bit

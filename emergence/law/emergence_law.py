@@ -7,18 +7,14 @@ above. This module holds the estimator, the checks of its input and the refusals
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import pandas as pd
 
 from emergence.errors import EmergenceError, NoElbowFound
 from emergence.law.likelihood import Problem, fit_problem, starts
 from emergence.law.links import LINK_PARAMS, LINKS, SHIFT_PARAMS, SHIFTS, Param
+from emergence.law.result import EmergenceLawResult
 from emergence.table import validate_results
-
-if TYPE_CHECKING:
-    from emergence.law.result import EmergenceLawResult
 
 REQUIRED = ("checkpoint", "pretraining_loss", "data_amount", "seed", "accuracy", "n_examples")
 
@@ -154,8 +150,6 @@ class EmergenceLaw:
 
     def fit(self, table: pd.DataFrame) -> EmergenceLawResult:
         """Fit the law to a table (one row per evaluation); raise NoElbowFound when it cannot be located."""
-        from emergence.law.result import EmergenceLawResult
-
         prob = self.problem(table)
         best, n_ok = fit_problem(prob, starts(prob), self.n_starts)
         result = EmergenceLawResult(self, validate_table(table), prob, best, n_ok)

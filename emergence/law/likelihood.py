@@ -8,13 +8,13 @@ log-likelihood). Maximised by bounded SLSQP from several data-driven starts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy.optimize import minimize
-from scipy.special import expit
 
 from emergence.errors import EmergenceError
+from emergence.law.links import ShiftBasis, link_value, shift_basis
 
 _LOG_2PI = float(np.log(2 * np.pi))
 
@@ -39,19 +39,11 @@ class Problem:
 
     def __post_init__(self):
         self.fewshot = self.amount == 0
-        d = np.where(self.fewshot, self.d0, self.amount).astype(float)
-        self.log_d, self.log_d0 = np.log(d), float(np.log(self.d0))
-        self.d_rel, self.d0_rel = d / self.d_ref, self.d0 / self.d_ref
         self.free = [nm for nm in self.names if nm not in self.fixed]
         self.free_idx = np.array([self.names.index(nm) for nm in self.free], dtype=int)
         self.base = np.array([self.fixed.get(nm, np.nan) for nm in self.names])
         self.ix = {nm: i for i, nm in enumerate(self.names)}
-        # shift basis x (ln D, or D / Dref) and its logarithm, for E(D) and its derivative in alpha
-        self._x, self._x0 = (
-            (self.log_d, self.log_d0) if self.shift == "log_power" else (self.d_rel, self.d0_rel)
-        )
-        self._lx = np.log(np.where(self._x > 0, self._x, 1.0))
-        self._l0 = float(np.log(self._x0)) if self._x0 > 0 else 0.0
+        self.basis = ShiftBasis.at(self.shift, self.amount, self.d0, self.d_ref)
         self._inv_n, self._fewshot_f = 1.0 / self.n, self.fewshot.astype(float)
 
     def full(self, free: np.ndarray) -> np.ndarray:
@@ -60,64 +52,34 @@ class Problem:
         p[self.free_idx] = free
         return p
 
+    def named(self, p: np.ndarray) -> dict[str, float]:
+        """All parameters by name."""
+        return dict(zip(self.names, p.tolist(), strict=True))
+
     def elbow(self, p: np.ndarray) -> np.ndarray:
         """E(D) per row."""
-        e = p[0]
-        if self.shift == "log_power":
-            a = p[self.ix["shift_alpha"]]
-            e = e + p[self.ix["shift_k"]] * (self.log_d**a - self.log_d0**a)
-        elif self.shift == "power":
-            a = p[self.ix["shift_alpha"]]
-            e = e + p[self.ix["shift_k"]] * (self.d_rel**a - self.d0_rel**a)
-        return np.broadcast_to(e, self.loss.shape)
+        return np.broadcast_to(self.basis.elbow(self.named(p))[0], self.loss.shape)
 
     def mean(self, p: np.ndarray) -> np.ndarray:
         """Expected accuracy per row, clipped inside (0, 1)."""
-        return self._mean_and_jac(p, jac=False)[0]
+        return self.mean_and_gradient(p, grad=False)[0]
 
-    def _mean_and_jac(self, p: np.ndarray, jac: bool = True):
-        """Mean accuracy per row, and (optionally) the pieces of its derivative: J["_gap"] is d mean / d gap,
-        J["shift_k"] and J["shift_alpha"] are d elbow / d param (to be chained through the gap), None
-        stands for a derivative of one on every row; also the mask of rows not clipped."""
-        ix, chance, J = self.ix, p[self.ix["chance"]], {}
-        e = p[0]
-        if self.shift != "none":
-            a, k = p[ix["shift_alpha"]], p[ix["shift_k"]]
-            xa, x0a = self._x**a, self._x0**a
-            e = e + k * (xa - x0a)
-            if jac:
-                J["shift_k"], J["shift_alpha"] = xa - x0a, k * (xa * self._lx - x0a * self._l0)
-        gap = e - self.loss
-        if self.link == "relu":
-            slope = p[ix["slope"]]
-            pos = np.maximum(gap, 0.0)
-            m = chance + slope * pos
-            if jac:
-                J["_gap"], J["slope"], J["chance"] = slope * (gap > 0), pos, None
-        elif self.link == "softplus":
-            slope, s = p[ix["slope"]], p[ix["sharpness"]]
-            z = gap / s
-            sp, sg = np.logaddexp(0.0, z), expit(z)
-            m = chance + slope * s * sp
-            if jac:
-                J["_gap"], J["slope"], J["sharpness"], J["chance"] = (
-                    slope * sg,
-                    s * sp,
-                    slope * (sp - z * sg),
-                    None,
-                )
-        else:
-            ceil, s = p[ix["ceiling"]], p[ix["scale"]]
-            sg = expit(gap / s - 2.0)
-            m = chance + (ceil - chance) * sg
-            if jac:
-                dz = (ceil - chance) * sg * (1 - sg)
-                J["_gap"], J["ceiling"], J["scale"], J["chance"] = dz / s, sg, -dz * gap / s**2, 1 - sg
-        if "delta" in ix:
-            m = m + self._fewshot_f * p[ix["delta"]]
-            J["delta"] = self._fewshot_f
+    def mean_and_gradient(self, p: np.ndarray, grad: bool = True):
+        """Expected accuracy per row (clipped inside (0, 1)), the pieces of its gradient, and the mask of
+        rows not clipped (whose gradient is zero).
+
+        The pieces are kept apart so nll_grad can chain them cheaply: d mean / d gap, d elbow / d shift
+        parameter, and d mean / d every other parameter (per row, or one number for every row)."""
+        q = self.named(p)
+        elbow, d_elbow = self.basis.elbow(q, grad)
+        link = link_value(self.link, elbow - self.loss, q["chance"], q, grad)
+        m, d_mean = link.accuracy, link.d_params
+        if "delta" in q:
+            m = m + self._fewshot_f * q["delta"]
+            if grad:
+                d_mean["delta"] = self._fewshot_f
         inside = (m > 1e-6) & (m < 1 - 1e-6)
-        return np.clip(m, 1e-6, 1 - 1e-6), J, inside
+        return np.clip(m, 1e-6, 1 - 1e-6), (link.d_gap, d_elbow, d_mean), inside
 
     def nll(self, free: np.ndarray) -> float:
         """Negative log-likelihood of the free parameters."""
@@ -126,7 +88,7 @@ class Problem:
     def nll_grad(self, free: np.ndarray, grad: bool = True):
         """Negative log-likelihood and its gradient with respect to the free parameters."""
         p = self.full(free)
-        m, J, inside = self._mean_and_jac(p, jac=grad)
+        m, (d_gap, d_elbow, d_mean), inside = self.mean_and_gradient(p, grad=grad)
         tau = p[self.ix["extra_sd"]]
         var = m * (1.0 - m) * self._inv_n + tau**2
         r = self.y - m
@@ -140,17 +102,19 @@ class Problem:
         inv_var = 1.0 / var
         dv = 0.5 * inv_var * (1.0 - r * r * inv_var)  # d nll / d var
         dm = (dv * (1.0 - 2.0 * m) * self._inv_n - r * inv_var) * inside  # d nll / d mean
-        w = dm * J["_gap"]  # d nll / d elbow
+        w = dm * d_gap  # d nll / d elbow
         g = np.empty(len(self.free))
         for i, nm in enumerate(self.free):
             if nm == "elbow_d0":
                 g[i] = w.sum()
-            elif nm in ("shift_k", "shift_alpha"):
-                g[i] = w @ J[nm]
+            elif nm in d_elbow:
+                g[i] = w @ d_elbow[nm]
             elif nm == "extra_sd":
                 g[i] = dv.sum() * 2.0 * tau
+            elif isinstance(d_mean[nm], float):  # the same on every row
+                g[i] = d_mean[nm] * dm.sum()
             else:
-                g[i] = dm.sum() if J[nm] is None else dm @ J[nm]
+                g[i] = dm @ d_mean[nm]
         if use_prior:
             g[self.free.index("shift_alpha")] += z / (self.prior[1] * p[self.ix["shift_alpha"]])
         return f, g
@@ -166,57 +130,15 @@ class Problem:
         """The same parametrisation evaluated at new (loss, data amount) points."""
         loss, amount = np.broadcast_arrays(np.asarray(loss, float), np.asarray(amount, float))
         loss, amount = loss.ravel(), amount.ravel()
-        return Problem(
-            self.link,
-            self.shift,
-            self.d0,
-            loss,
-            amount,
-            np.zeros_like(loss),
-            np.ones_like(loss),
-            self.names,
-            self.lower,
-            self.upper,
-            self.fixed,
-            self.d_ref,
-            self.prior,
-        )
+        return replace(self, loss=loss, amount=amount, y=np.zeros_like(loss), n=np.ones_like(loss))
 
     def with_fixed(self, **values: float) -> Problem:
         """The same problem with more parameters held fixed."""
-        return Problem(
-            self.link,
-            self.shift,
-            self.d0,
-            self.loss,
-            self.amount,
-            self.y,
-            self.n,
-            self.names,
-            self.lower,
-            self.upper,
-            {**self.fixed, **values},
-            self.d_ref,
-            self.prior,
-        )
+        return replace(self, fixed={**self.fixed, **values})
 
     def subset(self, rows: np.ndarray) -> Problem:
         """The same problem on a subset (or resample) of rows."""
-        return Problem(
-            self.link,
-            self.shift,
-            self.d0,
-            self.loss[rows],
-            self.amount[rows],
-            self.y[rows],
-            self.n[rows],
-            self.names,
-            self.lower,
-            self.upper,
-            self.fixed,
-            self.d_ref,
-            self.prior,
-        )
+        return replace(self, loss=self.loss[rows], amount=self.amount[rows], y=self.y[rows], n=self.n[rows])
 
 
 def optimise(
@@ -265,9 +187,10 @@ def refit_scale(prob: Problem, x: np.ndarray, se: np.ndarray) -> np.ndarray:
 def fit_problem(prob: Problem, candidates: list[np.ndarray], n_keep: int):
     """Run every candidate start briefly, optimise the best n_keep to the end; return (best, how many agree).
 
-    Screening the starts by their own likelihood, as before, kept the wrong basin on real data: on the
-    shipped toy run's pre-emergence checkpoints the three best-looking starts all ran to an elbow of
-    -0.32 nats (objective -36.3) while a start ranked lower reached 0.82 (objective -51).
+    Starts are ranked after a short run, not by their likelihood where they begin: a start's own
+    likelihood can point to the wrong basin. On the shipped toy run's pre-emergence checkpoints the three
+    best-looking starts all ran to an elbow of -0.32 nats (objective -36.3) while a start ranked lower
+    reached 0.82 (objective -51).
     """
     short = [optimise(prob, x, tight=False, ftol=1e-4, maxiter=25) for x in candidates]
     short.sort(key=lambda r: r.fun if np.isfinite(r.fun) else np.inf)
@@ -305,10 +228,7 @@ def starts(prob: Problem) -> list[np.ndarray]:
         if "shift_alpha" in prob.fixed:
             alphas = [prob.fixed["shift_alpha"]]
         for a in alphas:
-            if prob.shift == "log_power":
-                x = np.log(amounts) ** a - prob.log_d0**a
-            else:
-                x = (amounts / prob.d_ref) ** a - prob.d0_rel**a
+            x = shift_basis(prob.shift, amounts, a, prob.d0, prob.d_ref)
             if "elbow_d0" in prob.fixed:  # profile: the shift must pass through the fixed elbow
                 e0 = prob.fixed["elbow_d0"]
                 k = float(x @ (np.asarray(elbows) - e0) / max(x @ x, 1e-12))

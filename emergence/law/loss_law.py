@@ -10,6 +10,7 @@ points (or over groups such as training runs), run at fit time.
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -17,6 +18,7 @@ import pandas as pd
 from scipy.optimize import minimize, nnls
 
 from emergence.errors import EmergenceError
+from emergence.law.resampling import group_rows, resample_groups
 
 
 def _column(table: pd.DataFrame, name: str, positive: bool = True) -> np.ndarray:
@@ -26,6 +28,11 @@ def _column(table: pd.DataFrame, name: str, positive: bool = True) -> np.ndarray
     if not np.isfinite(x).all() or (positive and (x <= 0).any()):
         raise EmergenceError(f"column {name!r} must hold finite positive numbers for the loss law")
     return x
+
+
+def _reference_scales(xs) -> list[float]:
+    """The geometric mean of each input (FLOPs, or params and tokens): the unit the fit works in."""
+    return [float(np.exp(np.log(x).mean())) for x in xs]
 
 
 class _LossLawBase:
@@ -47,7 +54,7 @@ class _LossLawBase:
             raise EmergenceError(
                 f"a loss law needs at least 4 checkpoints with distinct compute; got {len(y)}"
             )
-        theta = self._solve(xs, y)
+        theta = self._solve(xs, y, _reference_scales(xs))
         groups = t[group].to_numpy() if group else np.arange(len(y))
         res = LossLawResult(self, theta, xs, y, groups)
         return res.bootstrap(self.n_boot, self.seed) if self.n_boot else res
@@ -55,19 +62,19 @@ class _LossLawBase:
     def resample(self, theta, xs, y, groups, n: int, seed: int) -> pd.DataFrame | None:
         """Refits on n resamples of the groups (draws of the parameters), or None if all failed."""
         rng = np.random.default_rng(seed)
-        uniq = np.unique(groups)
-        members = {g: np.flatnonzero(groups == g) for g in uniq}
+        members, refs = group_rows(groups), _reference_scales(xs)
         draws = []
         for _ in range(n):
-            rows = np.concatenate([members[g] for g in rng.choice(uniq, len(uniq))])
+            rows = np.concatenate(resample_groups(rng, members))
             try:
-                draws.append(self._solve([x[rows] for x in xs], y[rows], start=theta))
+                draws.append(self._solve([x[rows] for x in xs], y[rows], refs, start=theta))
             except EmergenceError:
                 continue
         return pd.DataFrame(draws, columns=list(self.names)) if draws else None
 
-    def _solve(self, xs, y, start=None) -> np.ndarray:
-        refs = self._refs
+    def _solve(self, xs, y, refs, start=None) -> np.ndarray:
+        """Least squares in the exponents from the best of a grid (and start), (E, A[, B]) by NNLS; each
+        input is divided by its reference scale so the linear solve stays well conditioned."""
         grid = self._exp_grid()
         best = min(grid, key=lambda e: self._sse(e, xs, y, refs)[0])
         if start is not None:
@@ -80,7 +87,7 @@ class _LossLawBase:
             method="SLSQP",
             bounds=[(0.01, 3.0)] * len(best),
         )
-        return self._assemble(r.x, self._sse(r.x, xs, y, refs)[1])
+        return self._assemble(r.x, self._sse(r.x, xs, y, refs)[1], refs)
 
     def _sse(self, exps, xs, y, refs):
         cols = [np.ones_like(y)] + [(x / ref) ** -e for x, ref, e in zip(xs, refs, exps, strict=True)]
@@ -99,14 +106,13 @@ class ComputeLossLaw(_LossLawBase):
         flops = _column(t, "flops")
         if len(np.unique(flops)) < 3:
             raise EmergenceError("the compute loss law needs checkpoints at 3 or more distinct FLOPs")
-        self._refs = [float(np.exp(np.log(flops).mean()))]
         return [flops]
 
     def _exp_grid(self):
         return [np.array([a]) for a in (0.05, 0.1, 0.2, 0.35, 0.5, 0.8, 1.2)]
 
-    def _assemble(self, exps, coef):
-        c_ref = self._refs[0]
+    def _assemble(self, exps, coef, refs):
+        c_ref = refs[0]
         return np.array([coef[0], coef[1] * c_ref ** exps[0], exps[0]])
 
     @staticmethod
@@ -136,15 +142,14 @@ class ParamsTokensLossLaw(_LossLawBase):
             raise EmergenceError(
                 f"the params-tokens loss law has 5 parameters and needs at least 6 runs; got {len(n)}"
             )
-        self._refs = [float(np.exp(np.log(n).mean())), float(np.exp(np.log(tok).mean()))]
         return [n, tok]
 
     def _exp_grid(self):
         g = (0.1, 0.25, 0.4, 0.6, 1.0)
         return [np.array([a, b]) for a in g for b in g]
 
-    def _assemble(self, exps, coef):
-        (n_ref, t_ref), (a, b) = self._refs, exps
+    def _assemble(self, exps, coef, refs):
+        (n_ref, t_ref), (a, b) = refs, exps
         return np.array([coef[0], coef[1] * n_ref**a, a, coef[2] * t_ref**b, b])
 
     @staticmethod
@@ -190,10 +195,15 @@ class LossLawResult:
         self.rmse = float(np.sqrt(np.mean(self.residuals**2)))
         self.n_obs = len(y)
 
+    def _derived(self, **changes) -> LossLawResult:
+        new = copy.copy(self)  # shares the fit's arrays, which are never written
+        new.__dict__.update(changes)
+        return new
+
     def bootstrap(self, n: int = 1000, seed: int = 0) -> LossLawResult:
-        """Refit on n resamples of the points (or of the groups given at fit); intervals use the draws."""
-        self.draws_ = self.law.resample(self.theta, *self._data, n=n, seed=seed)
-        return self
+        """A new result whose intervals come from n refits on resamples of the points (or of the groups
+        given at fit); the draws are in its draws_."""
+        return self._derived(draws_=self.law.resample(self.theta, *self._data, n=n, seed=seed))
 
     @property
     def form(self) -> str:
@@ -256,9 +266,8 @@ class LossLawResult:
         return float(lo), float(hi)
 
     def widen(self, factor: float) -> LossLawResult:
-        """Scale prediction intervals by a factor measured by a backtest (>= 1)."""
-        self.widening_factor = max(float(factor), 1.0)
-        return self
+        """A new result whose prediction intervals are scaled by a factor measured by a backtest (>= 1)."""
+        return self._derived(widening_factor=max(float(factor), 1.0))
 
     def to_dict(self) -> dict:
         """JSON-serialisable description."""

@@ -1,37 +1,24 @@
-"""The fitted emergence law: parameters, intervals, emergence point, probabilities, summary, export."""
+"""The fitted emergence law: parameters, intervals, emergence point, probabilities, summary, export.
+
+A result is a value: bootstrap(), widen() and with_loss_law() return a new result and leave this one as
+it was, so an answer never depends on the order of earlier calls. Profile intervals are memoised per
+(parameter, level) in a cache that the derived results share (they are a function of the fit alone).
+"""
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass
+import copy
 
 import numpy as np
 import pandas as pd
-from scipy.stats import chi2, norm
+from scipy.stats import norm
+from statsmodels.tools.eval_measures import aic, bic
 
-from emergence.errors import EmergenceError, NoElbowFound
-
-
-@dataclass(frozen=True)
-class EmergencePoint:
-    """Where accuracy leaves chance at a data amount (None = few-shot, D0): in loss, and in FLOPs if known."""
-
-    data_amount: float | None
-    loss: float
-    loss_lower: float
-    loss_upper: float
-    alpha: float
-    method: str
-    widening_factor: float = 1.0
-    flops: float | None = None
-    flops_lower: float | None = None
-    flops_upper: float | None = None
-    lower_open: bool = False  # the data do not bound this side: the end is the search's limit, not a bound
-    upper_open: bool = False
-
-    def to_dict(self) -> dict:
-        """Plain JSON-serialisable values (non-finite numbers become None)."""
-        return {k: _plain(v) for k, v in asdict(self).items()}
+from emergence.errors import EmergenceError
+from emergence.law.bootstrap import bootstrap_law
+from emergence.law.covariance import delta_se, hessian_covariance
+from emergence.law.point import EmergencePoint, plain
+from emergence.law.profile import ProfileInterval, profile_likelihood
 
 
 class EmergenceLawResult:
@@ -45,11 +32,11 @@ class EmergenceLawResult:
         self.loglik = float(-(opt.fun - problem.penalty(self.x_)))
         self.n_obs = len(problem.y)
         self.df_model = len(problem.free)
-        self.aic = 2 * self.df_model - 2 * self.loglik
-        self.bic = self.df_model * math.log(self.n_obs) - 2 * self.loglik
+        self.aic = float(aic(self.loglik, self.n_obs, self.df_model))
+        self.bic = float(bic(self.loglik, self.n_obs, self.df_model))
         self.n_starts_agree = n_agree
         self.converged = bool(opt.success) or n_agree >= 2
-        self.cov_ = self._covariance()
+        self.cov_ = hessian_covariance(problem, self.x_)
         self.bse_ = pd.Series(np.sqrt(np.clip(np.diag(self.cov_), 0, None)), index=problem.free).reindex(
             problem.names
         )
@@ -57,7 +44,34 @@ class EmergenceLawResult:
         self.n_boot_failed_ = 0
         self.widening_: dict | None = None
         self.loss_law = None
-        self._profiles: dict = {}  # (name, alpha) -> {"tol", "interval", "open", "ends"}
+        self._profiles: dict[tuple[str, float], ProfileInterval] = {}
+
+    # -- derived results -----------------------------------------------------------------------------
+    def _derived(self, **changes) -> EmergenceLawResult:
+        new = copy.copy(self)  # shares the fit's arrays (never written) and its profile cache
+        new.__dict__.update(changes)
+        return new
+
+    def bootstrap(self, n: int = 1000, n_jobs: int = 2, seed: int | None = None) -> EmergenceLawResult:
+        """A new result whose intervals come from n refits on resamples of checkpoints (and of seeds within
+        them); the draws are in its draws_."""
+        draws, failed = bootstrap_law(self, n=n, n_jobs=n_jobs, seed=seed)
+        return self._derived(draws_=draws, n_boot_failed_=failed)
+
+    def widen(self, backtest, alpha: float = 0.1) -> EmergenceLawResult:
+        """A new result whose intervals are widened by the extrapolation error a backtest measured on the
+        same ladder (conformal-style)."""
+        return self._derived(widening_=backtest.widening(alpha))
+
+    def with_loss_law(self, loss_law) -> EmergenceLawResult:
+        """A new result that speaks FLOPs too: emergence points and probabilities through this fitted loss
+        law (a LossLawResult of the compute form)."""
+        return self._derived(loss_law=loss_law)
+
+    @property
+    def widening_factor(self) -> float:
+        """The factor intervals are widened by (1 without a backtest)."""
+        return self.widening_["factor"] if self.widening_ else 1.0
 
     # -- fitted values -------------------------------------------------------------------------------
     @property
@@ -111,151 +125,59 @@ class EmergenceLawResult:
         out.loc[fixed, "lower"] = out.loc[fixed, "upper"] = self.params_[fixed]
         return out
 
+    def profile(self, name: str = "elbow_d0", alpha: float = 0.1, tol: float = 2e-3) -> ProfileInterval:
+        """The profile-likelihood interval of one parameter with its open ends and the parameters at each
+        end (see emergence.law.profile). Memoised per (name, alpha): a looser tol reuses a tighter one."""
+        key = (name, float(alpha))
+        hit = self._profiles.get(key)
+        if hit is None or hit.tol > tol:
+            hit = profile_likelihood(
+                self.problem, self.params_, self.bse_, self.objective_, name, float(alpha), tol
+            )
+            self._profiles[key] = hit
+        return hit
+
     def profile_interval(
         self, name: str = "elbow_d0", alpha: float = 0.1, tol: float = 2e-3
     ) -> tuple[float, float]:
-        """Profile-likelihood interval of one free parameter.
-
-        Each side steps out from the estimate, doubling the step, until the profile drops below the
-        chi-square limit, then narrows the bracket to `tol`. A side whose profile never drops that far
-        (up to the parameter's bound, or 64 steps out) ends there and is reported open: see
-        `profile_open(name, alpha)`. Cached per (name, alpha): a later call with a looser tol reuses it."""
-        key = (name, float(alpha))
-        hit = self._profiles.get(key)
-        if hit is not None and hit["tol"] <= tol:
-            return hit["interval"]
-        if name not in self.problem.free:
-            v = float(self.params_[name])
-            self._profiles[key] = {"tol": tol, "interval": (v, v), "open": (False, False), "ends": None}
-            return (v, v)
-        self._profiles[key] = self._profile(name, float(alpha), tol)
-        return self._profiles[key]["interval"]
+        """Profile-likelihood interval (lower, upper) of one parameter; an end the data do not bound is
+        the search's limit (see profile_open)."""
+        return self.profile(name, alpha, tol).interval
 
     def profile_open(self, name: str = "elbow_d0", alpha: float = 0.1) -> tuple[bool, bool]:
         """Whether each end of the profile interval is open (the profile never left the interval before
         the parameter's bound or the search limit, so the data do not bound that side)."""
-        self.profile_interval(name, alpha)
-        return self._profiles[(name, float(alpha))]["open"]
+        return self.profile(name, alpha).open
 
-    def _profile(self, name: str, alpha: float, tol: float) -> dict:
-        from emergence.law.likelihood import optimise, refit_scale, starts
-
-        prob, i = self.problem, self.problem.names.index(name)
-        limit = self.objective_ + chi2.ppf(1 - alpha, 1) / 2
-        est, se = float(self.params_[name]), float(self.bse_[name])
-        scale = 0.02 * max(abs(est), 1.0)
-        step = float(np.clip(se, scale / 4, 10 * scale)) if np.isfinite(se) and se > 0 else scale
-        others = [n for n in prob.free if n != name]
-        x_hat = self.params_[others].to_numpy()
-        units = refit_scale(prob, x_hat, self.bse_[others].to_numpy())
-        warm = {est: x_hat}
-        seen: dict[float, float] = {est: limit - self.objective_}
-
-        def excess(v: float) -> float:  # >= 0 inside the interval; memoised, so every bracket stays valid
-            if v in seen:
-                return seen[v]
-            # the ridge of this likelihood has several branches: refit from the nearest solution on the
-            # path and from the best fresh start, and keep the better
-            sub = prob.with_fixed(**{name: v})
-            fresh = min(starts(sub), key=sub.nll)
-            runs = [
-                optimise(sub, warm[min(warm, key=lambda u: abs(u - v))], tight=False, scale=units),
-                optimise(sub, fresh, tight=False),
-            ]
-            r = min(runs, key=lambda q: q.fun if np.isfinite(q.fun) else np.inf)
-            warm[v] = r.x
-            seen[v] = float(limit - r.fun) if np.isfinite(r.fun) else -np.inf
-            return seen[v]
-
-        ends, opened = [], []
-        for sign in (-1.0, 1.0):
-            bound = float(prob.lower[i] if sign < 0 else prob.upper[i])
-            inside, outside, s = est, None, step
-            while inside != bound:
-                b = float(np.clip(est + sign * s, prob.lower[i], prob.upper[i]))
-                if excess(b) < 0:
-                    outside = b
-                    break
-                inside = b
-                if s > 64 * step:
-                    break
-                s *= 2
-            if outside is None:  # the data do not close this side: report it open at its last point
-                ends.append(inside)
-                opened.append(True)
-                continue
-            # narrow [inside, outside] keeping excess(inside) >= 0 > excess(outside): a secant step held
-            # to the middle of the bracket (so it always shrinks), falling back to bisection
-            while abs(outside - inside) > tol:
-                fi, fo = excess(inside), excess(outside)
-                t = fi / (fi - fo) if np.isfinite(fo) and fi - fo > 0 else 0.5
-                m = inside + float(np.clip(t, 0.1, 0.9)) * (outside - inside)
-                if excess(m) >= 0:
-                    inside = m
-                else:
-                    outside = m
-            fi, fo = excess(inside), excess(outside)
-            t = fi / (fi - fo) if np.isfinite(fo) and fi - fo > 0 else 0.5
-            ends.append(inside + float(np.clip(t, 0.0, 1.0)) * (outside - inside))
-            opened.append(False)
-        lo_end, hi_end = float(ends[0]), float(ends[1])
-        # the whole parameter vector at each end, for intervals of predictions along the same ridge
-        at_ends = [
-            prob.with_fixed(**{name: v}).full(warm[min(warm, key=lambda u, v=v: abs(u - v))])
-            for v in (lo_end, hi_end)
-        ]
-        return {"tol": tol, "interval": (lo_end, hi_end), "open": tuple(opened), "ends": at_ends}
+    def _delta_se(self, fn) -> np.ndarray:
+        return delta_se(self.problem, self.x_, self.cov_, fn)
 
     def emergence_point(
         self, data_amount: float | None = None, alpha: float = 0.1, loss_law=None, method: str = "auto"
     ) -> EmergencePoint:
-        """The elbow at a data amount (None: few-shot, D0) in loss, with an interval; in FLOPs too if a loss
-        law is given or attached. method: "auto" (bootstrap if run, else profile), "profile", "wald", "bootstrap"."""
+        """The elbow at a data amount (None: few-shot, D0) in loss, with an interval; in FLOPs too with a
+        loss law (given, or this result's). method: "auto" (bootstrap if run, else profile), "profile",
+        "wald", "bootstrap"."""
         loss = self.elbow(data_amount)
         method = _pick(method, self.draws_, default="profile")
         draws, opened = None, (False, False)
         if method == "bootstrap":
-            draws = self._elbow_draws(data_amount)
+            draws = np.array([self._elbow_of(p, data_amount) for p in self.draws_.to_numpy()], dtype=float)
             lo, hi = np.quantile(draws, [alpha / 2, 1 - alpha / 2])
         elif method == "profile" and not data_amount:
-            lo, hi = self.profile_interval("elbow_d0", alpha)
-            opened = self.profile_open("elbow_d0", alpha)
+            prof = self.profile("elbow_d0", alpha)
+            (lo, hi), opened = prof.interval, prof.open
         elif method in ("wald", "profile"):
             method = "wald"
             se = self._delta_se(lambda p: np.atleast_1d(self._elbow_of(p, data_amount)))[0]
             lo, hi = loss - norm.ppf(1 - alpha / 2) * se, loss + norm.ppf(1 - alpha / 2) * se
         else:
             raise EmergenceError(f"method must be auto, wald, profile or bootstrap, got {method!r}")
-        factor = self.widening_["factor"] if self.widening_ else 1.0
-        lo, hi = loss - factor * (loss - lo), loss + factor * (hi - loss)
-        point = EmergencePoint(
-            data_amount,
-            loss,
-            float(lo),
-            float(hi),
-            alpha,
-            method,
-            factor,
-            lower_open=opened[0],
-            upper_open=opened[1],
-        )
+        factor = self.widening_factor
+        lo, hi = float(loss - factor * (loss - lo)), float(loss + factor * (hi - loss))
         law = loss_law if loss_law is not None else self.loss_law
-        if law is None:
-            return point
-        flops = float(law.inverse(loss))
-        if draws is not None and law.draws_ is not None:
-            e = loss + factor * (draws - loss)
-            lo_f, hi_f = law.inverse_interval(e, alpha)
-        else:
-            lo_f, hi_f = float(law.inverse(hi)), float(law.inverse(lo))
-        return EmergencePoint(
-            data_amount, loss, float(lo), float(hi), alpha, method, factor, flops, lo_f, hi_f, *opened
-        )
-
-    def attach_loss_law(self, loss_law) -> EmergenceLawResult:
-        """Attach a fitted loss law (ComputeLossLawResult) so emergence points and probabilities speak FLOPs."""
-        self.loss_law = loss_law
-        return self
+        flops = _flops_interval(law, loss, lo, hi, draws, factor, alpha) if law is not None else (None,) * 3
+        return EmergencePoint(data_amount, loss, lo, hi, alpha, method, factor, *flops, *opened)
 
     def prob_emerged(self, flops=None, loss=None) -> np.ndarray | float:
         """Probability that a model at this FLOPs budget (needs a loss law) or pretraining loss has emerged
@@ -263,12 +185,12 @@ class EmergenceLawResult:
         if (flops is None) == (loss is None):
             raise EmergenceError("give exactly one of flops= or loss=")
         scalar = np.ndim(flops if loss is None else loss) == 0
-        factor = self.widening_["factor"] if self.widening_ else 1.0
+        factor = self.widening_factor
         e_hat = float(self.params_["elbow_d0"])
         if loss is None:
             if self.loss_law is None:
                 raise EmergenceError(
-                    "prob_emerged(flops=...) needs a loss law: call attach_loss_law(ComputeLossLaw().fit(...))"
+                    "prob_emerged(flops=...) needs a loss law: use result.with_loss_law(ComputeLossLaw().fit(...))"
                 )
             loss = self.loss_law.predict_draws(flops)  # (draws or 1, n)
         loss = np.atleast_2d(np.asarray(loss, float))
@@ -295,96 +217,16 @@ class EmergenceLawResult:
         if self.draws_ is not None:
             sims = np.array([at.mean(p) for p in self.draws_.to_numpy()])
             lo, hi = np.quantile(sims, [alpha / 2, 1 - alpha / 2], axis=0)
-        else:  # delta method, widened to the predictions at the ends of the elbow's profile interval
+        else:
             se = self._delta_se(at.mean)
             z = norm.ppf(1 - alpha / 2)
             lo, hi = np.clip(mean - z * se, 0, 1), np.clip(mean + z * se, 0, 1)
             if "elbow_d0" in self.problem.free:
-                self.profile_interval("elbow_d0", alpha)
-                ends = [at.mean(p) for p in self._profiles[("elbow_d0", float(alpha))]["ends"]]
+                ends = [at.mean(p) for p in self.profile("elbow_d0", alpha).ends]
                 lo, hi = np.minimum.reduce([lo, *ends]), np.maximum.reduce([hi, *ends])
         return pd.DataFrame(
             {"pretraining_loss": at.loss, "data_amount": at.amount, "mean": mean, "lower": lo, "upper": hi}
         )
-
-    def _delta_se(self, fn) -> np.ndarray:
-        """Delta-method standard error of fn(full params) from the Hessian covariance."""
-        p0 = self.params_.to_numpy()
-        free = [self.problem.names.index(n) for n in self.problem.free]
-        jac = []
-        for j in free:
-            h = 1e-5 * max(abs(p0[j]), 1e-2)
-            up, dn = p0.copy(), p0.copy()
-            up[j] += h
-            dn[j] -= h
-            jac.append((fn(up) - fn(dn)) / (2 * h))
-        jac = np.array(jac)  # (k, n)
-        return np.sqrt(np.clip(np.einsum("in,ij,jn->n", jac, self.cov_, jac), 0, None))
-
-    def _covariance(self) -> np.ndarray:
-        """Inverse Hessian of the objective (central differences of its analytic gradient); parameters at a
-        bound are held fixed (zero variance)."""
-        prob, x = self.problem, self.x_
-        lo, hi = prob.lower[prob.free_idx], prob.upper[prob.free_idx]
-        h = 1e-5 * np.maximum(np.abs(x), 0.05)
-        inner = np.flatnonzero((x - lo > 2 * h) & (hi - x > 2 * h))
-        rows = []
-        for i in inner:
-            up, dn = x.copy(), x.copy()
-            up[i] += h[i]
-            dn[i] -= h[i]
-            rows.append((prob.nll_grad(up)[1] - prob.nll_grad(dn)[1])[inner] / (2 * h[i]))
-        cov = np.zeros((len(x), len(x)))
-        if len(inner):
-            H = np.array(rows)
-            cov[np.ix_(inner, inner)] = np.linalg.pinv((H + H.T) / 2)
-        return cov
-
-    def _elbow_draws(self, data_amount) -> np.ndarray:
-        return np.array([self._elbow_of(p, data_amount) for p in self.draws_.to_numpy()], dtype=float)
-
-    # -- uncertainty by resampling, sensitivity, backtest widening -------------------------------------
-    def bootstrap(self, n: int = 1000, n_jobs: int = 2, seed: int | None = None) -> EmergenceLawResult:
-        """Refit on n resamples of checkpoints (and of seeds within them); store the draws in draws_."""
-        from emergence.law.bootstrap import bootstrap_law
-
-        self.draws_, self.n_boot_failed_ = bootstrap_law(self, n=n, n_jobs=n_jobs, seed=seed)
-        return self
-
-    def widen(self, backtest, alpha: float = 0.1) -> EmergenceLawResult:
-        """Widen intervals by the extrapolation error a backtest measured on the same ladder (conformal-style)."""
-        self.widening_ = backtest.widening(alpha)
-        return self
-
-    def d0_sensitivity(self, d0_values=(1.0, 2.0, 4.0, 8.0, 16.0), alpha: float = 0.1) -> pd.DataFrame:
-        """How the few-shot elbow (and its FLOPs) moves with the choice of the low-data limit D0 (refits)."""
-        from emergence.law.emergence_law import EmergenceLaw
-
-        rows = []
-        for d0 in d0_values:
-            row = {"d0": float(d0)}
-            try:
-                r = EmergenceLaw(**{**self.law.get_params(), "d0": d0}).fit(self.table)
-                pt = r.emergence_point(alpha=alpha, loss_law=self.loss_law, method="profile")
-                row |= {
-                    "elbow": pt.loss,
-                    "lower": pt.loss_lower,
-                    "upper": pt.loss_upper,
-                    "flops": pt.flops,
-                    "loglik": r.loglik,
-                    "note": "",
-                }
-            except (NoElbowFound, EmergenceError) as err:
-                row |= {
-                    "elbow": np.nan,
-                    "lower": np.nan,
-                    "upper": np.nan,
-                    "flops": np.nan,
-                    "loglik": np.nan,
-                    "note": str(err),
-                }
-            rows.append(row)
-        return pd.DataFrame(rows)
 
     # -- reporting -----------------------------------------------------------------------------------
     def summary(self, alpha: float = 0.1) -> str:
@@ -423,13 +265,13 @@ class EmergenceLawResult:
             "d0": float(self.problem.d0),
             "fixed": {k: float(v) for k, v in self.problem.fixed.items()},
             "shift_prior": None if self.problem.prior is None else [float(v) for v in self.problem.prior],
-            "params": {k: _plain(v) for k, v in self.params_.items()},
-            "bse": {k: _plain(v) for k, v in self.bse_.items()},
-            "conf_int": {k: [_plain(ci.loc[k, "lower"]), _plain(ci.loc[k, "upper"])] for k in ci.index},
+            "params": {k: plain(v) for k, v in self.params_.items()},
+            "bse": {k: plain(v) for k, v in self.bse_.items()},
+            "conf_int": {k: [plain(ci.loc[k, "lower"]), plain(ci.loc[k, "upper"])] for k in ci.index},
             "alpha": float(alpha),
-            "loglik": _plain(self.loglik),
-            "aic": _plain(self.aic),
-            "bic": _plain(self.bic),
+            "loglik": plain(self.loglik),
+            "aic": plain(self.aic),
+            "bic": plain(self.bic),
             "n_obs": int(self.n_obs),
             "n_checkpoints": int(self.table["checkpoint"].nunique()),
             "converged": bool(self.converged),
@@ -437,8 +279,19 @@ class EmergenceLawResult:
             "bootstrap": None
             if self.draws_ is None
             else {"n": int(len(self.draws_)), "failed": int(self.n_boot_failed_)},
-            "widening": None if self.widening_ is None else {k: _plain(v) for k, v in self.widening_.items()},
+            "widening": None if self.widening_ is None else {k: plain(v) for k, v in self.widening_.items()},
         }
+
+
+def _flops_interval(law, loss: float, lo: float, hi: float, draws, factor: float, alpha: float) -> tuple:
+    """(FLOPs, lower, upper) of an emergence point through a loss law: the law's own draws paired with the
+    elbow's draws when both exist, else the loss interval's ends mapped through the law."""
+    flops = float(law.inverse(loss))
+    if draws is not None and law.draws_ is not None:
+        lo_f, hi_f = law.inverse_interval(loss + factor * (draws - loss), alpha)
+    else:
+        lo_f, hi_f = float(law.inverse(hi)), float(law.inverse(lo))
+    return flops, lo_f, hi_f
 
 
 def _pick(method: str, draws, default: str = "wald") -> str:
@@ -447,12 +300,3 @@ def _pick(method: str, draws, default: str = "wald") -> str:
     if method == "bootstrap" and draws is None:
         raise EmergenceError("no bootstrap draws yet: call result.bootstrap(n=...) first")
     return method
-
-
-def _plain(v):
-    if isinstance(v, (bool, str)) or v is None:
-        return v
-    if isinstance(v, (int, np.integer)):
-        return int(v)
-    v = float(v)
-    return v if math.isfinite(v) else None

@@ -12,7 +12,7 @@ import pandas as pd
 from emergence.errors import EmergenceError
 from emergence.table import CHECKPOINT_VALUES, same_value, validate_results
 
-FIELDS = ("source", "family", "step", "params", "tokens", "flops", "pretraining_loss", "loss_corpus")
+FIELDS = ("source", "family", "run", "step", "params", "tokens", "flops", "pretraining_loss", "loss_corpus")
 HISTORY = ("source", *CHECKPOINT_VALUES, "loss_corpus")
 """What `checkpoint_history` keeps of a replaced checkpoint."""
 
@@ -27,7 +27,7 @@ class CheckpointTable:
     """Store methods for checkpoints (mixed into `Store`)."""
 
     def add_checkpoint(self, checkpoint_id: str, source: str, **fields) -> None:
-        """Add one checkpoint (fields: family, step, params, tokens, flops, pretraining_loss, loss_corpus).
+        """Add one checkpoint (fields: family, run, step, params, tokens, flops, pretraining_loss, loss_corpus).
 
         Adding it again with the same values changes nothing; missing values are filled in. A different
         params, tokens, flops or pretraining loss is refused (see `add_checkpoints`)."""

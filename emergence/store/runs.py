@@ -223,8 +223,8 @@ class RunTable:
         a changed spec or a corrected ingest, counts once: its newest run. The older ones stay stored
         (`counts()["runs_superseded"]`) and come back with ``superseded=True``.
 
-        Columns: task, metric, checkpoint, family, pretraining_loss, params, tokens, flops, data_amount,
-        seed, method, accuracy, n_examples, stderr, run_id.
+        Columns: task, metric, checkpoint, family, run (the training run), step, pretraining_loss, params,
+        tokens, flops, data_amount, seed, method, accuracy, n_examples, stderr, run_id.
         """
         clauses, params = ["r.status = 'done'"], []
         if not superseded:
@@ -236,7 +236,7 @@ class RunTable:
             clauses.append("e.metric = ?")
             params.append(metric)
         return self._frame(
-            "SELECT r.task, e.metric, r.checkpoint_id AS checkpoint, c.family, c.pretraining_loss, c.params, "
+            "SELECT r.task, e.metric, r.checkpoint_id AS checkpoint, c.family, c.run, c.step, c.pretraining_loss, c.params, "
             "c.tokens, c.flops, r.data_amount, r.seed, r.method, e.value AS accuracy, e.n_examples, e.stderr, "
             "r.run_id FROM evaluations e JOIN runs r USING (run_id) "
             "JOIN checkpoints c USING (checkpoint_id) "

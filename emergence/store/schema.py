@@ -83,6 +83,11 @@ MIGRATIONS: list[str] = [
         reason           TEXT NOT NULL
     );
     """,
+    # 3: the training run a checkpoint belongs to (loss laws are fitted per run, and runs are what a
+    # bootstrap resamples).
+    """
+    ALTER TABLE checkpoints ADD COLUMN run TEXT;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 TABLES = ("checkpoints", "runs", "evaluations", "fits", "forecasts")

@@ -28,3 +28,19 @@ def ladder_case() -> tuple[TrueLaw, object]:
     params = {"elbow_d0": 2.36, "shift_k": 0.045, "shift_alpha": 1.1, "chance": 0.25, "slope": 0.8}
     law = TrueLaw(losses=tuple(np.linspace(2.0, 3.45, 12)), params=params, extra_sd=0.01)
     return law, simulate_table(law, np.random.default_rng(3), fewshot="all")
+
+
+class FixedBacktest:
+    """Stands in for a BacktestResult that measured a widening factor."""
+
+    def __init__(self, factor: float):
+        self.factor = factor
+
+    def widening(self, alpha: float) -> dict:
+        return {"factor": self.factor, "n_cutoffs": 4, "alpha": alpha}
+
+
+@pytest.fixture(scope="session")
+def fixed_backtest():
+    """A factory of stand-in backtests: fixed_backtest(2.0).widening(alpha) reports a factor of 2."""
+    return FixedBacktest

@@ -1,9 +1,9 @@
-"""Links and shifts: values at the elbow, limits, and the paper's form of the log power law."""
+"""Links and shifts: values at the elbow, limits, the paper's form of the log power law, and gradients."""
 
 import numpy as np
 import pytest
 
-from emergence.law.links import LINKS, elbow_at, link_accuracy, shift_basis
+from emergence.law.links import LINKS, SHIFTS, ShiftBasis, elbow_at, link_accuracy, link_value, shift_basis
 
 GAPS = np.array([-0.5, -0.1, 0.0, 0.1, 0.5])
 
@@ -68,3 +68,39 @@ def test_unknown_forms_are_refused():
         link_accuracy("step", GAPS, 0.25, {})
     with pytest.raises(ValueError):
         shift_basis("linear", np.array([1.0]), 1.0, 1.0, 1.0)
+
+
+LINK_POINT = {"slope": 0.8, "sharpness": 0.05, "ceiling": 0.85, "scale": 0.1}
+
+
+@pytest.mark.parametrize("link", LINKS)
+def test_link_gradient_matches_finite_differences(link):
+    gap, h = np.linspace(-0.6, 0.6, 13) + 0.013, 1e-6  # off the ReLU's kink
+    value = link_value(link, gap, 0.25, LINK_POINT, grad=True)
+    np.testing.assert_array_equal(value.accuracy, link_accuracy(link, gap, 0.25, LINK_POINT))
+    numeric = (
+        link_accuracy(link, gap + h, 0.25, LINK_POINT) - link_accuracy(link, gap - h, 0.25, LINK_POINT)
+    ) / (2 * h)
+    np.testing.assert_allclose(value.d_gap, numeric, rtol=1e-6, atol=1e-8)
+    for name, d in value.d_params.items():
+        if name == "chance":
+            up, dn = (
+                link_accuracy(link, gap, 0.25 + h, LINK_POINT),
+                link_accuracy(link, gap, 0.25 - h, LINK_POINT),
+            )
+        else:
+            up = link_accuracy(link, gap, 0.25, {**LINK_POINT, name: LINK_POINT[name] + h})
+            dn = link_accuracy(link, gap, 0.25, {**LINK_POINT, name: LINK_POINT[name] - h})
+        np.testing.assert_allclose(np.broadcast_to(d, gap.shape), (up - dn) / (2 * h), rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("shift", SHIFTS)
+def test_shift_gradient_matches_finite_differences(shift):
+    basis = ShiftBasis.at(shift, np.array([0.0, 64, 256, 1024, 4096]), d0=2.0, d_ref=512.0)
+    p, h = {"elbow_d0": 2.4, "shift_k": 0.05, "shift_alpha": 0.9}, 1e-6
+    elbow, grad = basis.elbow(p, grad=True)
+    np.testing.assert_array_equal(elbow, basis.elbow(p)[0])
+    assert set(grad) == ({"shift_k", "shift_alpha"} if shift != "none" else set())
+    for name, d in grad.items():
+        up, dn = basis.elbow({**p, name: p[name] + h})[0], basis.elbow({**p, name: p[name] - h})[0]
+        np.testing.assert_allclose(d, (up - dn) / (2 * h), rtol=1e-6, atol=1e-10)

@@ -69,6 +69,8 @@ def test_widening_scales_intervals(compute_table):
     before = r.predict(np.array([1e22]))
     after = r.widen(3.0).predict(np.array([1e22]))
     assert (after["upper"] - after["mean"])[0] == pytest.approx(3 * (before["upper"] - before["mean"])[0])
+    pd.testing.assert_frame_equal(r.predict(np.array([1e22])), before)  # a new result; this one unchanged
+    assert r.widening_factor == 1.0
 
 
 @pytest.mark.parametrize(
@@ -93,6 +95,16 @@ def test_params_tokens_law_refuses_one_model_size(nt_table):
 def test_bootstrap_can_be_run_after_fitting(compute_table):
     r = ComputeLossLaw(n_boot=0).fit(compute_table)
     assert r.draws_ is None and "lower" not in r.predict(np.array([1e20]))
-    r.bootstrap(n=30, seed=1)
-    assert r.draws_.shape[1] == 3 and 20 <= len(r.draws_) <= 30
-    assert {"lower", "upper"} <= set(r.predict(np.array([1e20])))
+    b = r.bootstrap(n=30, seed=1)
+    assert b.draws_.shape[1] == 3 and 20 <= len(b.draws_) <= 30
+    assert {"lower", "upper"} <= set(b.predict(np.array([1e20])))
+    assert r.draws_ is None and "lower" not in r.predict(np.array([1e20]))  # a new result; this one unchanged
+    pd.testing.assert_frame_equal(r.bootstrap(n=30, seed=1).draws_, b.draws_)
+
+
+def test_a_result_does_not_depend_on_later_fits_of_its_estimator(compute_table):
+    law = ComputeLossLaw(n_boot=0)
+    r = law.fit(compute_table)
+    draws = r.bootstrap(n=20, seed=2).draws_
+    law.fit(compute_table.assign(flops=compute_table["flops"] * 1e3))  # another table, other units
+    pd.testing.assert_frame_equal(r.bootstrap(n=20, seed=2).draws_, draws)

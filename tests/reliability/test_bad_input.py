@@ -27,8 +27,7 @@ from emergence.harness.sweep import run_sweep
 from emergence.ingest import ingest
 from emergence.store import Store
 from tests.builders import write_spec
-from tests.test_ingest import MODELS, write_lmeval
-from tests.test_ingest_fuzz import VALID, _mutate, mutation
+from tests.tables import MODELS, VALID, mutate, mutation, write_lmeval
 
 
 def _cli(capsys, *args) -> tuple[int, str, str]:
@@ -222,7 +221,7 @@ def test_a_degenerate_ladder_gives_a_clear_no_emergence_point(tmp_path, capsys, 
 def test_ingesting_a_mutated_file_stores_all_of_it_or_nothing(kind, steps):
     text = VALID[kind]
     for step in steps:
-        text = _mutate(text, *step)
+        text = mutate(text, *step)
     with tempfile.TemporaryDirectory() as tmp:
         if kind == "tidy":
             path = Path(tmp) / "t.csv"

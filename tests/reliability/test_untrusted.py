@@ -24,7 +24,7 @@ from emergence.ingest import read_lmeval
 from emergence.ladder.checkpoints import checkpoint_identity
 from emergence.store import Store
 from tests.builders import ROOT
-from tests.test_ingest import write_lmeval
+from tests.tables import write_lmeval
 
 
 def _evil_module(folder: Path, marker: Path, body: str = "") -> str:

@@ -11,24 +11,9 @@ from hypothesis import strategies as st
 from emergence.errors import EmergenceError
 from emergence.ingest import read_lmeval, read_olmo, read_tidy
 from emergence.table import validate_results
-from tests.test_ingest import lmeval_results, write_olmo_ladder
+from tests.tables import VALID, mutate, mutation
 
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
-
-
-def _valid_files() -> dict[str, str]:
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = write_olmo_ladder(Path(tmp) / "l", sizes={"190M": 190354176}, multipliers=(1,), steps=4)
-        olmo = (folder / "190M-1xC.csv").read_text()
-    tidy = (
-        "task,metric,checkpoint,pretraining_loss,params,tokens,flops,data_amount,seed,accuracy,n_examples\n"
-        "t,acc,c0,3.1,1e6,1e8,6e14,0,0,0.25,500\nt,acc,c0,3.1,1e6,1e8,6e14,64,0,0.31,500\n"
-        "t,acc,c1,2.9,2e6,1e8,1.2e15,64,1,0.42,500\n"
-    )
-    return {"olmo": olmo, "tidy": tidy, "lmeval": json.dumps(lmeval_results(), indent=1)}
-
-
-VALID = _valid_files()
 
 
 def _parse(kind: str, data: bytes) -> None:
@@ -68,44 +53,13 @@ def test_random_bytes(kind, data):
     _ok_or_emergence_error(kind, data)
 
 
-mutation = st.tuples(
-    st.sampled_from(["truncate", "delete", "insert", "replace", "swap_lines", "blank_cell"]),
-    st.floats(0, 1),
-    st.floats(0, 1),
-    st.text(alphabet=st.sampled_from(list(',"\n\r{}[]:-.e0123456789naNIfinity\\ \t\x00é')), max_size=12),
-)
-
-
-def _mutate(text: str, how: str, u: float, v: float, piece: str) -> str:
-    i, j = sorted((int(u * len(text)), int(v * len(text))))
-    if how == "truncate":
-        return text[:i]
-    if how == "delete":
-        return text[:i] + text[j:]
-    if how == "insert":
-        return text[:i] + piece + text[i:]
-    if how == "replace":
-        return text[:i] + piece + text[i + len(piece) :]
-    lines = text.splitlines()
-    if not lines:
-        return text
-    a, b = int(u * (len(lines) - 1)), int(v * (len(lines) - 1))
-    if how == "swap_lines":
-        lines[a], lines[b] = lines[b], lines[a]
-    else:
-        cells = lines[a].split(",")
-        cells[int(v * (len(cells) - 1))] = piece
-        lines[a] = ",".join(cells)
-    return "\n".join(lines)
-
-
 @pytest.mark.parametrize("kind", ["lmeval", "olmo", "tidy"])
 @FUZZ
 @given(steps=st.lists(mutation, min_size=1, max_size=3))
 def test_mutated_files(kind, steps):
     text = VALID[kind]
     for step in steps:
-        text = _mutate(text, *step)
+        text = mutate(text, *step)
     _ok_or_emergence_error(kind, text.encode("utf-8", "surrogatepass"))
 
 

@@ -1,9 +1,13 @@
-"""The CLI as a user meets it: help, JSON output, one-line errors with exit code 2."""
+"""The command line as a user meets it (emergence.cli): help, JSON output, --debug, one-line errors, exit 2."""
 
 import json
 import subprocess
 import sys
 
+import pytest
+from click.testing import CliRunner
+
+from emergence.cli import cli
 from emergence.store import Store
 
 
@@ -47,3 +51,19 @@ def test_unwritable_store_is_a_clear_error(tmp_path):
     )
     out = emergence("ingest", str(csv), "--store", str(blocker / "s.sqlite"))
     assert out.returncode == 2 and out.stderr.startswith("error: cannot open the store")
+
+
+@pytest.mark.parametrize("command", ["ingest", "fit", "forecast", "backtest", "export", "import", "sweep", "run",
+                                     "demo", "paths", "store", "ladder", "spec"])  # fmt: skip
+def test_help(command):
+    result = CliRunner().invoke(cli, [command, "--help"])
+    assert result.exit_code == 0 and "Usage: " in result.output and "--help" in result.output
+
+
+def test_debug_is_the_groups_flag(tmp_path):
+    path = tmp_path / "sweep.yaml"
+    path.write_text("nothing: here\n")
+    quiet = emergence("spec", "check", str(path))
+    loud = emergence("--debug", "spec", "check", str(path))
+    assert "Traceback" not in quiet.stderr and quiet.stderr.startswith("error: ")
+    assert "Traceback" in loud.stderr and "EmergenceError" in loud.stderr

@@ -1,4 +1,4 @@
-"""The run store: schema, idempotency, concurrent processes, crash safety, versioning."""
+"""Opening a store (emergence.store.connection): schema, versions, read-only readers, processes, crashes."""
 
 import os
 import signal
@@ -14,35 +14,6 @@ from emergence.errors import EmergenceError
 from emergence.store import SCHEMA_VERSION, Store
 
 
-def _job(i: int, checkpoint: str = "ck0") -> dict:
-    return dict(
-        run_id=f"run{i}",
-        checkpoint_id=checkpoint,
-        task="toy",
-        data_amount=i,
-        seed=0,
-        method="full",
-        spec={"i": i},
-    )
-
-
-@pytest.fixture
-def store(tmp_path):
-    with Store(tmp_path / "s.sqlite") as st:
-        st.add_checkpoint(
-            "ck0",
-            "toy/ck0",
-            family="tiny",
-            step=10,
-            params=1e5,
-            tokens=1e6,
-            flops=6e11,
-            pretraining_loss=1.2,
-            loss_corpus="toy-heldout",
-        )
-        yield st
-
-
 def test_schema_is_created_in_wal_mode(tmp_path):
     path = tmp_path / "new" / "s.sqlite"
     with Store(path) as st:
@@ -52,61 +23,6 @@ def test_schema_is_created_in_wal_mode(tmp_path):
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"checkpoints", "runs", "evaluations", "fits", "forecasts"} <= tables
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-
-
-def test_inserts_are_idempotent(store):
-    store.add_checkpoint(
-        "ck0",
-        "toy/ck0",
-        family="tiny",
-        step=10,
-        params=1e5,
-        tokens=1e6,
-        flops=6e11,
-        pretraining_loss=1.2,
-        loss_corpus="toy-heldout",
-    )
-    assert len(store.checkpoints()) == 1
-    assert store.add_runs([_job(1), _job(2)]) == 2
-    assert store.claim_run("run1", "w")
-    store.finish_run("run1", [dict(metric="acc", value=0.5, n_examples=100, stderr=0.05)])
-    assert store.add_runs([_job(1), _job(2), _job(3)]) == 1
-    runs = store.runs().set_index("run_id")
-    assert runs.loc["run1", "status"] == "done"  # a known job keeps its status
-    assert len(runs) == 3
-
-
-def test_claim_is_exclusive_and_results_join(store):
-    store.add_runs([_job(0), _job(64)])
-    assert store.claim_run("run0", "a")
-    assert not store.claim_run("run0", "b")
-    store.finish_run("run0", [dict(metric="acc", value=0.25, n_examples=200, stderr=0.03)])
-    store.claim_run("run64", "a")
-    store.fail_run("run64", "boom\n  at line 3")
-    assert not store.claim_run("run64", "b")
-    assert store.claim_run("run64", "b", retry_failed=True)
-    table = store.results(task="toy", metric="acc")
-    assert table[
-        ["checkpoint", "pretraining_loss", "data_amount", "accuracy", "n_examples"]
-    ].values.tolist() == [["ck0", 1.2, 0, 0.25, 200]]
-
-
-def test_failed_reason_is_one_line(store):
-    store.add_runs([_job(1)])
-    store.fail_run("run1", "Traceback\n  File x\nValueError: bad")
-    assert store.runs("failed").error.item() == "Traceback File x ValueError: bad"
-
-
-def test_bad_values_are_refused_without_writing(store):
-    with pytest.raises(EmergenceError, match="pretraining_loss"):
-        store.add_checkpoint("ck1", "x", pretraining_loss=float("nan"))
-    store.add_runs([_job(1)])
-    with pytest.raises(EmergenceError, match="nan"):
-        store.finish_run(
-            "run1",
-            [dict(metric="acc", value=0.5, n_examples=10), dict(metric="p", value="nan", n_examples=10)],
-        )
-    assert len(store.checkpoints()) == 1 and len(store.evaluations()) == 0
 
 
 def test_newer_schema_is_a_clear_error(tmp_path):
@@ -185,10 +101,46 @@ def test_writer_killed_mid_transaction_leaves_no_partial_row(tmp_path):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     time.sleep(0.1)
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     with Store(path) as st:
-        assert st._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert st.runs().status.tolist() == ["pending"]
         assert len(st.evaluations()) == 0
         st.claim_run("r", "w2")  # and the store is writable again
         st.finish_run("r", [dict(metric="acc", value=0.5, n_examples=10)])
         assert len(st.results()) == 1
+
+
+def test_a_reader_writes_nothing_and_refuses_what_is_not_a_store(tmp_path):
+    missing = tmp_path / "no" / "s.sqlite"
+    with pytest.raises(EmergenceError, match="no store at"):
+        Store(missing, read_only=True)
+    assert not (tmp_path / "no").exists()
+    with pytest.raises(EmergenceError, match="is a folder"):
+        Store(tmp_path, read_only=True)
+    other = tmp_path / "other.sqlite"
+    with sqlite3.connect(other) as raw:
+        raw.execute("CREATE TABLE notes (text TEXT)")
+    for read_only in (True, False):
+        with pytest.raises(EmergenceError, match="not an emergence store"):
+            Store(other, read_only=read_only)
+    with sqlite3.connect(other) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == 0
+        assert [r[0] for r in raw.execute("SELECT name FROM sqlite_master")] == ["notes"]
+
+
+def test_a_reader_cannot_write_and_needs_an_upgraded_store(tmp_path):
+    path = tmp_path / "s.sqlite"
+    Store(path).close()
+    with Store(path, read_only=True) as st, pytest.raises(EmergenceError, match="read-only"):
+        st.add_checkpoint("ck", "x")
+    with sqlite3.connect(path) as raw:
+        raw.execute("PRAGMA user_version=1")
+    with pytest.raises(EmergenceError, match="emergence store upgrade"):
+        Store(path, read_only=True)
+
+
+def test_create_false_refuses_a_missing_store(tmp_path):
+    with pytest.raises(EmergenceError, match="no store at"):
+        Store(tmp_path / "s.sqlite", create=False)
+    assert not (tmp_path / "s.sqlite").exists()

@@ -1,4 +1,5 @@
-"""The forecast document: its JSON Schema (schema/forecast-v1.json), validation, and files.
+"""Forecast documents as JSON: validated against the shipped schema (schema/forecast-v1.json, generated
+from emergence.forecast.model) on every write and read, and written to files.
 
 Every document is validated on write and on read; a document that fails is refused with one line naming
 the JSON path of the failing field (``f.json: $.budgets[0].accuracy.lower: 1.5 is greater than the
@@ -20,7 +21,6 @@ import numpy as np
 from emergence.errors import EmergenceError
 from emergence.files import parse_json, read_text
 
-SCHEMA_VERSION = "1.0"
 SCHEMA_FILE = "forecast-v1.json"
 
 

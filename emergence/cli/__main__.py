@@ -1,0 +1,5 @@
+"""`python -m emergence.cli`."""
+
+from emergence.cli import main
+
+main()

@@ -1,0 +1,109 @@
+"""How the CLI prints: JSON for machines, aligned tables and one-line summaries for people."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+
+def echo_json(obj: object) -> None:
+    click.echo(json.dumps(obj, indent=2, default=str))
+
+
+def fmt(value, spec: str = ".3g") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def fmt_interval(interval: dict | None, spec: str = ".3f") -> str:
+    if not interval:
+        return "-"
+    return f"{interval['estimate']:{spec}} [{interval['lower']:{spec}}, {interval['upper']:{spec}}]"
+
+
+def advance(value) -> str:
+    return "- (no cutoff within 0.1 nats)" if value is None else f"{value:.3g}x"
+
+
+def echo_table(rows: list[dict], columns: list[str]) -> None:
+    cells = [[str(r.get(c, "")) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    click.echo("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
+    for row in cells:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+
+
+def echo_forecast(doc: dict) -> None:
+    """A forecast document for people: the emergence point, the backtest, the budgets."""
+    point = doc["emergence_point"]
+    level = f"{100 * doc['interval_level']:.0f}%"
+    click.echo(f"{doc['task']} / {doc['metric']}  (chance {doc['chance']:.3f}, {level} intervals)")
+    if point["status"] == "found":
+        click.echo(f"few-shot emergence at loss {fmt_interval(point['loss'])} nats")
+        click.echo(f"                  at FLOPs {fmt_interval(point['flops'], '.3g')}")
+    else:
+        click.echo(f"no emergence point: {point['reason']}")
+    bt = doc["backtest"]
+    if doc.get("chain"):
+        echo_chain(doc["chain"])
+    elif bt["status"] == "done" and bt.get("median_error_nats") is None:
+        notes = [c["note"] for c in bt["cutoffs"] if c.get("note")]
+        if not bt["cutoffs"]:
+            click.echo("backtest: no FLOPs cutoff keeps enough checkpoints before few-shot emergence to fit")
+        else:
+            why = f": {notes[0]}" if notes else ""
+            click.echo(f"backtest: none of the {len(bt['cutoffs'])} FLOPs cutoffs could be fitted{why}")
+    elif bt["status"] == "done":
+        click.echo(
+            f"backtest: median error {fmt(bt.get('median_error_nats'))} nats, "
+            f"advance factor {advance(bt.get('advance_factor'))}"
+        )
+    else:
+        click.echo(f"backtest: skipped ({bt.get('reason')})")
+    if doc["budgets"]:
+        rows = [
+            {"budget": b["label"], "loss": fmt_interval(b["pretraining_loss"]),
+             "accuracy": fmt_interval(b["accuracy"]), "P(emerged)": f"{b['prob_emerged']:.2f}"}
+            for b in doc["budgets"]
+        ]  # fmt: skip
+        echo_table(rows, ["budget", "loss", "accuracy", "P(emerged)"])
+
+
+def echo_chain(chain: dict) -> None:
+    """How the chain was chosen and how far to trust it."""
+    bt = chain["backtest"]
+    click.echo(f"chain: {chain['chosen']} (chosen by a backtest on the ladder: {bt['n_targets']} runs predicted "
+               f"from smaller sizes or shorter runs)")  # fmt: skip
+    if bt.get("mae") is not None:
+        click.echo(
+            f"backtest: mean error {100 * bt['mae']:.1f} points; raw intervals covered {bt['coverage_raw']:.0%}, "
+            f"widened x{chain['interval_scale']:.2f} to cover {bt['coverage_scaled']:.0%}"
+        )
+    others = [f"{c['name']} {100 * c['mae']:.1f}" for c in chain["candidates"] if c["name"] != chain["chosen"]
+              and c.get("mae") is not None]  # fmt: skip
+    if others:
+        click.echo(f"  other chains' backtest errors (points): {', '.join(others)}")
+
+
+def echo_cutoffs(section: dict) -> None:
+    """The backtest's cutoffs as a table."""
+    rows = [
+        {
+            "cutoff FLOPs": fmt(c["cutoff_flops"]), "checkpoints": str(c.get("n_checkpoints") or "-"),
+            "predicted": fmt(c.get("predicted_elbow"), ".3f"), "actual": fmt(c.get("actual_elbow"), ".3f"),
+            "error (nats)": fmt(c.get("error_nats"), ".3f"), "success": "yes" if c["success"] else "no",
+            "advance": fmt(c.get("advance_factor")), "why not": c.get("note") or "",
+        }
+        for c in section["cutoffs"]
+    ]  # fmt: skip
+    columns = [
+        "cutoff FLOPs",
+        "checkpoints",
+        "predicted",
+        "actual",
+        "error (nats)",
+        "success",
+        "advance",
+        "why not",
+    ]
+    echo_table(rows, columns)
