@@ -66,7 +66,7 @@ def checkpoints(ladder: Path | None, sizes: list[str], out: Path) -> dict[str, P
 
 def finetune_speed(folder: Path, examples: list[dict], batch_size: int = 16) -> dict:
     from emergence.harness.finetune import finetune
-    from emergence.harness.run_job import load_checkpoint
+    from emergence.ladder.checkpoints import load_checkpoint
 
     model, tokenizer = load_checkpoint({"id": folder.name, "path": str(folder)})
     params = sum(p.numel() for p in model.parameters())
@@ -120,11 +120,12 @@ def bare_pass(
 
 def evaluate_speed(folder: Path, docs: int, batch_size: int = 32) -> dict:
     """lm-eval (`evaluate`) against bare passes over the same requests, batch size and threads."""
-    from emergence.harness.evaluate import _load_task, evaluate
-    from emergence.harness.run_job import load_checkpoint
+    from emergence.harness.evaluate import evaluate
+    from emergence.harness.tasks import load_task
+    from emergence.ladder.checkpoints import load_checkpoint
 
     model, tokenizer = load_checkpoint({"id": folder.name, "path": str(folder)})
-    task = _load_task(TASK)
+    task = load_task(TASK)
     task.build_all_requests(limit=docs, rank=0, world_size=1)
     requests = [inst.arguments for inst in task.instances]
     # warm both: task index, dataset, imports, lm-eval's first call; torch's kernels for these shapes
@@ -168,7 +169,7 @@ def sweep_split(folders: dict[str, Path], store: Path, amounts: list[int], limit
             eval=dict(limit=limit, batch_size=32),
         )
     )
-    summary = run_sweep(spec, progress=False)
+    summary = run_sweep(spec)
     return summary.to_dict()
 
 
@@ -185,10 +186,13 @@ def main() -> None:
 
     import torch
 
-    from emergence.harness.evaluate import task_examples
+    from emergence.harness.lm_eval_speedups import installed_version, speed_up_lm_eval
+    from emergence.harness.tasks import task_examples
 
     threads = torch.get_num_threads()
     print(f"torch {torch.__version__}, {threads} threads, load {os.getloadavg()[0]:.1f}")
+    speed_ups = "on" if speed_up_lm_eval() else "off (plain lm-eval)"
+    print(f"lm-eval {installed_version()}: speed-ups {speed_ups}")
     print(f"CPU fp32 limit: {CPU_FP32_FLOPS / 1e9:.0f} GFLOP/s")
     with tempfile.TemporaryDirectory() as tmp:
         folders = checkpoints(args.ladder, sizes, Path(tmp))

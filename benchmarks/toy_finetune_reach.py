@@ -36,12 +36,13 @@ from emergence.harness.sweep import run_sweep
 from emergence.ladder.toy.tokenizer import build_tokenizer
 from emergence.ladder.toy.train import SIZES, train_size
 from emergence.law import EmergenceLaw, backtest
+from emergence.progress import progress_bar
 from emergence.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", required=True, help="folder for the checkpoints and the probe's store")
     ap.add_argument("--epochs", type=float, default=16.0)
@@ -53,15 +54,19 @@ def main() -> None:
     ap.add_argument("--shipped-sizes", nargs="+", help="add every row of these shipped sizes only")
     ap.add_argument("--shipped", default=str(ROOT / "data" / "demo" / "store.sqlite"))
     args = ap.parse_args()
-    out = Path(args.out).resolve()
+    steps = args.schedule_steps or SIZES[args.size].steps
+    if max(args.steps) > steps:
+        ap.error(f"--steps go up to {max(args.steps)}, past the schedule's {steps} steps")
+    return args
 
+
+def train_probe(args: argparse.Namespace, out: Path) -> tuple[str, list[dict]]:
+    """Train the probed size, saving the early steps asked for; its name and those checkpoints."""
     size = SIZES[args.size]
     name = size.name  # the ladder's own ids when its schedule is kept: the same weights
     if args.schedule_steps and args.schedule_steps != size.steps:
         size = dataclasses.replace(size, steps=args.schedule_steps)
         name = f"{size.name}{size.steps}"
-    if max(args.steps) > size.steps:
-        ap.error(f"--steps go up to {max(args.steps)}, past the schedule's {size.steps} steps")
     size = dataclasses.replace(size, save_fractions=tuple(s / size.steps for s in args.steps))
     records = train_size(size, out / name, build_tokenizer())
     checkpoints = [
@@ -75,6 +80,11 @@ def main() -> None:
         for r in records
         if r["step"] in args.steps
     ]
+    return name, checkpoints
+
+
+def sweep_probe(args: argparse.Namespace, out: Path, name: str, checkpoints: list[dict]) -> SweepSpec:
+    """Sweep the probe's checkpoints with the recipe asked for; the sweep's spec."""
     spec = SweepSpec.from_dict(
         {
             "store": str(out / "reach.sqlite"),
@@ -94,8 +104,14 @@ def main() -> None:
             "executor": {"kind": "local", "workers": 2},
         }
     )
-    print(run_sweep(spec).message())
+    with progress_bar("sweep", "job") as progress:
+        print(run_sweep(spec, progress=progress).message())
+    return spec
 
+
+def print_backtests(args: argparse.Namespace, spec: SweepSpec) -> None:
+    """Accuracy per checkpoint and data amount, and each backtest cutoff, on the probe's rows plus the
+    shipped run's."""
     with Store(spec.store) as store:
         early = store.results()
     with Store(args.shipped, read_only=True) as store:
@@ -121,6 +137,13 @@ def main() -> None:
             for row in bt.cutoffs.itertuples():
                 result = f"error {row.error:+.3f} nats" if row.note == "" else row.note
                 print(f"  {row.n_checkpoints} checkpoints, advance {row.advance_factor:.2f}x: {result}")
+
+
+def main() -> None:
+    args = parse_args()
+    out = Path(args.out).resolve()
+    name, checkpoints = train_probe(args, out)
+    print_backtests(args, sweep_probe(args, out, name, checkpoints))
 
 
 if __name__ == "__main__":

@@ -86,11 +86,13 @@ def run_live(
     from emergence.forecast import Budget, FitOptions, forecast, task_pairs, write_document
     from emergence.harness.sweep import run_sweep
     from emergence.pipeline import default_out
+    from emergence.progress import progress_bar
     from emergence.store import Store
 
     spec = live_spec(spec_path)
     say(f"sweep: {spec.ladder.name} x {', '.join(spec.tasks)} x data amounts {spec.data_amounts}")
-    summary = run_sweep(spec, progress=True)
+    with progress_bar("sweep", "job") as progress:
+        summary = run_sweep(spec, progress=progress)
     say(f"sweep: {summary.message()}")
     documents = []
     with Store(spec.store) as store:

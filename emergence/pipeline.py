@@ -69,6 +69,7 @@ def run_pipeline(
         (document, sweep summary, path of the JSON written).
     """
     from emergence.harness.sweep import run_sweep
+    from emergence.progress import progress_bar
     from emergence.store import Store
 
     step = on_step or (lambda label: None)
@@ -76,7 +77,8 @@ def run_pipeline(
         task, ladder, store=store, data_amounts=data_amounts, seeds=seeds, **(sweep_options or {})
     )
     step("sweep")
-    summary = run_sweep(spec, progress=progress, checkpoints=checkpoints, job_fn=job_fn)
+    with progress_bar("sweep", "job", enabled=progress) as bar:
+        summary = run_sweep(spec, progress=bar, checkpoints=checkpoints, job_fn=job_fn)
     step("forecast")
     with Store(spec.store, create=False) as st:
         results = st.results(spec.tasks[0])

@@ -97,7 +97,7 @@ def test_emergence_run_through_the_real_harness(tmp_path):
     import subprocess
     import sys
 
-    from tests.harness.conftest import save_tiny_llama, write_task
+    from tests.builders import save_tiny_llama, write_task
 
     checkpoints = []
     for i, hidden in enumerate((8, 16, 24)):

@@ -16,6 +16,7 @@ from emergence.cli.options import (
     fit_options_from,
     int_list,
     json_option,
+    progress_for,
     store_option,
 )
 from emergence.cli.render import echo_forecast, echo_json
@@ -79,10 +80,11 @@ def sweep(spec_path, retry_failed, executor, workers, address, no_progress, as_j
     from emergence.config import SweepSpec
     from emergence.harness.sweep import run_sweep
 
-    summary = run_sweep(
-        SweepSpec.from_yaml(spec_path), retry_failed=retry_failed, executor=executor, workers=workers,
-        address=address, progress=not no_progress,
-    )  # fmt: skip
+    with progress_for("sweep", "job", no_progress) as progress:
+        summary = run_sweep(
+            SweepSpec.from_yaml(spec_path), retry_failed=retry_failed, executor=executor, workers=workers,
+            address=address, progress=progress,
+        )  # fmt: skip
     if as_json:
         echo_json(summary.to_dict())
     else:
@@ -126,10 +128,10 @@ def ladder_build(toy, reduced, micro, seed, out_dir, store_path, no_progress, as
     from emergence.ladder.toy.build import build_toy_ladder
     from emergence.store import Store
 
-    with Store(store_path) as st:
+    with Store(store_path) as st, progress_for("toy ladder", "step", no_progress) as progress:
         table = build_toy_ladder(
             out_dir, seed=seed, sizes=["micro"] if micro else None, reduced=reduced, store=st,
-            progress=not no_progress,
+            progress=progress,
         )  # fmt: skip
     if as_json:
         echo_json(table.to_dict("records"))

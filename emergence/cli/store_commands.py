@@ -64,7 +64,7 @@ def store_info(store_path: Path, as_json: bool) -> None:
 def store_release(workers, release_all, store_path, as_json):
     """Hand back jobs claimed by sweeps that died: on this host, those whose process is gone; on any host,
     those without a heartbeat for 10 minutes; and those of --worker (or --all) as you say."""
-    from emergence.harness.sweep import dead_claims
+    from emergence.harness.claims import dead_claims
     from emergence.store import Store
 
     with Store(store_path, create=False) as st:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
+import functools
 import random
 from collections.abc import Sequence
 
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from emergence.config import FinetuneSpec
 from emergence.errors import EmergenceError
 from emergence.harness.jobs import finetune_steps
 
@@ -55,30 +57,62 @@ def _batch(
     return inputs, mask, labels
 
 
+_DEFAULTS = FinetuneSpec()
+"""finetune()'s defaults are the sweep spec's, so a call and a sweep with nothing set train alike."""
+
+
+def warmup_then_linear_decay(step: int, warmup: int, total: int) -> float:
+    """The learning rate at optimizer step `step` (from 0), as a fraction of the peak: linear warmup over
+    `warmup` steps from 1/warmup (the first step already learns), then linear decay to zero at step
+    `total`.
+
+    Kept by hand: transformers' get_linear_schedule_with_warmup has the same decay but starts its warmup at
+    0 (step/warmup, one step behind this one), so its learning rates, and the weights trained with them,
+    would differ from every finetune run so far.
+    """
+    return min((step + 1) / warmup, max(0.0, (total - step) / max(1, total - warmup)))
+
+
+def _with_lora(model: PreTrainedModel, r: int, alpha: int | None, targets: list[str] | str | None):
+    """The model wrapped with peft LoRA adapters (no dropout) on `targets` (default per architecture)."""
+    from peft import LoraConfig, get_peft_model  # slow import: only when asked for
+
+    config = LoraConfig(
+        r=r,
+        lora_alpha=alpha or 2 * r,
+        target_modules=targets or LORA_TARGETS.get(model.config.model_type, "all-linear"),
+        lora_dropout=0.0,
+        task_type="CAUSAL_LM",
+    )
+    return get_peft_model(model, config)
+
+
 def finetune(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
     examples: Sequence[dict],
     *,
-    method: str = "full",
-    learning_rate: float = 3e-4,
-    epochs: float = 4.0,
+    method: str = _DEFAULTS.method,
+    learning_rate: float = _DEFAULTS.learning_rate,
+    epochs: float = _DEFAULTS.epochs,
     steps: int | None = None,
-    min_steps: int = 0,
-    batch_size: int = 16,
+    min_steps: int = _DEFAULTS.min_steps,
+    batch_size: int = _DEFAULTS.batch_size,
     seed: int = 0,
-    lora_r: int = 8,
+    lora_r: int = _DEFAULTS.lora_r,
     lora_alpha: int | None = None,
-    lora_targets: list[str] | str | None = None,
+    lora_targets: list[str] | str | None = _DEFAULTS.lora_targets,
     weight_decay: float = 0.0,
     warmup_fraction: float = 0.1,
     copy_model: bool = True,
 ) -> PreTrainedModel:
-    """Finetune a causal LM on examples and return the finetuned model (LoRA merged back in).
+    """Finetune a causal LM on examples; the finetuned model (LoRA merged back in), in eval mode, on the
+    device it was trained on (CUDA if available).
 
     The loss is next-token cross-entropy on the target tokens only. With a fixed number of `epochs`,
     more examples mean more optimizer steps, i.e. more task signal. AdamW with linear warmup and
-    linear decay to zero; the data order is shuffled per epoch from `seed`.
+    linear decay to zero (`warmup_then_linear_decay`); the data order is shuffled per epoch from `seed`.
+    Defaults shared with a sweep are `FinetuneSpec`'s.
 
     Args:
         model: a transformers causal LM (not changed when copy_model is True).
@@ -94,61 +128,65 @@ def finetune(
         seed: seeds the data order (and LoRA initialisation).
         lora_r, lora_alpha: LoRA rank and scale (alpha defaults to 2 * r).
         lora_targets: module names for LoRA; default per architecture (LORA_TARGETS) or "all-linear".
-        weight_decay: AdamW weight decay.
-        warmup_fraction: share of steps with linear warmup.
+        weight_decay, warmup_fraction: AdamW weight decay; the share of steps with linear warmup.
         copy_model: finetune a deep copy, leaving the given model as it was.
-
-    Returns:
-        The finetuned model, in eval mode, on the device it was trained on (CUDA if available).
     """
-    if method not in ("full", "lora"):
-        raise EmergenceError(f"finetune method must be 'full' or 'lora', not {method!r}")
-    if not examples:
-        raise EmergenceError("finetune needs at least one example")
+    _check(method, examples)
     device = _device()
     torch.manual_seed(seed)
     model = copy.deepcopy(model) if copy_model else model
     model.to(device)
     if method == "lora":
-        from peft import LoraConfig, get_peft_model  # slow import: only when asked for
-
-        targets = lora_targets or LORA_TARGETS.get(model.config.model_type, "all-linear")
-        model = get_peft_model(
-            model,
-            LoraConfig(
-                r=lora_r,
-                lora_alpha=lora_alpha or 2 * lora_r,
-                target_modules=targets,
-                lora_dropout=0.0,
-                task_type="CAUSAL_LM",
-            ),
-        )
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        model = _with_lora(model, lora_r, lora_alpha, lora_targets)
     encoded = _encode(tokenizer, examples)
     total = steps if steps is not None else finetune_steps(len(encoded), epochs, batch_size, min_steps)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    batches = (_batch(batch, pad_id) for batch in _batches(encoded, batch_size, total, seed))
+    _train(model, batches, total, learning_rate, weight_decay, warmup_fraction, device)
+    if method == "lora":
+        model = model.merge_and_unload()
+    model.eval()
+    return model
+
+
+def _check(method: str, examples: Sequence[dict]) -> None:
+    if method not in ("full", "lora"):
+        raise EmergenceError(f"finetune method must be 'full' or 'lora', not {method!r}")
+    if not examples:
+        raise EmergenceError("finetune needs at least one example")
+
+
+def _train(
+    model, batches, total: int, learning_rate: float, weight_decay: float, warmup_fraction: float, device
+):
+    """`total` optimizer steps of AdamW on `batches` (inputs, mask, labels), gradients clipped to norm 1,
+    the learning rate on `warmup_then_linear_decay`."""
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=learning_rate, weight_decay=weight_decay)
     warmup = max(1, round(warmup_fraction * total))
     schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup)))
+        optimizer, functools.partial(warmup_then_linear_decay, warmup=warmup, total=total)
     )
-    rng = random.Random(seed)
-    order: list[int] = []
     model.train()
-    for _ in range(total):
-        if len(order) < batch_size:
-            epoch = list(range(len(encoded)))
-            rng.shuffle(epoch)
-            order += epoch
-        batch, order = [encoded[i] for i in order[:batch_size]], order[batch_size:]
-        inputs, mask, labels = (t.to(device) for t in _batch(batch, pad_id))
+    for batch in batches:
+        inputs, mask, labels = (t.to(device) for t in batch)
         loss = model(input_ids=inputs, attention_mask=mask, labels=labels).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
         schedule.step()
         optimizer.zero_grad(set_to_none=True)
-    if method == "lora":
-        model = model.merge_and_unload()
-    model.eval()
-    return model
+
+
+def _batches(encoded: list, batch_size: int, steps: int, seed: int):
+    """`steps` batches of `batch_size` items, in epochs each shuffled anew from `seed`; a batch that would
+    cross an epoch's end takes the first items of the next one."""
+    rng = random.Random(seed)
+    order: list[int] = []
+    for _ in range(steps):
+        if len(order) < batch_size:
+            epoch = list(range(len(encoded)))
+            rng.shuffle(epoch)
+            order += epoch
+        batch, order = [encoded[i] for i in order[:batch_size]], order[batch_size:]
+        yield batch

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from emergence.config import CheckpointSpec, SweepSpec, finetune_steps
 from emergence.errors import EmergenceError
+from emergence.ladder.checkpoints import checkpoint_identity, weights_fingerprint
 
 # Bump only when the meaning of a job changes (old run ids then stop matching, and jobs run again).
 JOB_SCHEMA = 1
@@ -35,7 +36,7 @@ class Job:
     finetune: dict | None
     eval: dict
     task_data: str | None = None
-    """The task's fingerprint (``evaluate.task_fingerprint``): a task whose prompt or data change runs again."""
+    """The task's fingerprint (``tasks.task_fingerprint``): a task whose prompt or data change runs again."""
     keep_weights: bool = False
     weights_dir: str | None = None
     run_id: str = field(default="", compare=False)
@@ -89,46 +90,6 @@ def run_id(identity: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:RUN_ID_LENGTH]
 
 
-def checkpoint_identity(checkpoint: CheckpointSpec) -> dict:
-    """The part of a checkpoint that decides what gets loaded (not its measured loss or FLOPs)."""
-    return dict(
-        id=checkpoint.id,
-        path=None if checkpoint.path is None else str(Path(checkpoint.path).resolve()),
-        hub=checkpoint.hub,
-        revision=checkpoint.revision,
-        trust_remote_code=checkpoint.trust_remote_code,
-    )
-
-
-WHOLE_FILE_BYTES = 256 << 20
-"""Weight files up to this size are hashed whole; larger ones by 16 evenly spaced 1 MiB samples."""
-
-
-def weights_fingerprint(folder: Path) -> str | None:
-    """A hash of a checkpoint folder's config.json and safetensors files (each file's name and size, and
-    its bytes: all of them up to WHOLE_FILE_BYTES, else 16 evenly spaced 1 MiB samples). None when the
-    folder holds no safetensors file (loading it then fails with the reason)."""
-    files = sorted(folder.glob("*.safetensors")) if folder.is_dir() else []
-    if not files:
-        return None
-    digest = hashlib.sha256()
-    config = folder / "config.json"
-    if config.is_file():
-        digest.update(config.read_bytes())
-    for path in files:
-        size = path.stat().st_size
-        digest.update(f"\n{path.name}:{size}\n".encode())
-        with path.open("rb") as f:
-            if size <= WHOLE_FILE_BYTES:
-                for block in iter(lambda: f.read(1 << 20), b""):
-                    digest.update(block)
-                continue
-            for i in range(16):
-                f.seek((size - (1 << 20)) * i // 15)
-                digest.update(f.read(1 << 20))
-    return "sha256:" + digest.hexdigest()
-
-
 def _finetune_settings(spec: SweepSpec) -> dict:
     settings = spec.finetune.model_dump(mode="json")
     if settings["method"] != "lora":  # LoRA knobs do not change a full finetune: keep its id stable
@@ -164,7 +125,7 @@ def expand_jobs(
         spec: the sweep.
         checkpoints: the resolved ladder (see ``emergence.ladder.sources.resolve_ladder``).
         weights_dir: where finetuned weights go when ``spec.keep_weights``.
-        task_data: each task's fingerprint (``evaluate.task_fingerprint``), where known.
+        task_data: each task's fingerprint (``emergence.harness.tasks.task_fingerprint``), where known.
     """
     if not checkpoints:
         raise EmergenceError("the ladder has no checkpoints; nothing to sweep")

@@ -13,38 +13,9 @@ import resource
 import time
 from pathlib import Path
 
-from emergence.errors import EmergenceError
 from emergence.harness.jobs import Job, draw_examples
-
-
-def load_checkpoint(checkpoint: dict):
-    """Load a checkpoint's model (safetensors weights only, fp32) and tokenizer.
-
-    ``checkpoint`` is a job's checkpoint identity: ``path`` (a local folder) or ``hub`` + ``revision``;
-    the checkpoint's own Python code runs only when ``trust_remote_code`` is set.
-    """
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    name, path = checkpoint["id"], checkpoint.get("path")
-    if path is not None:
-        folder = Path(path)
-        if not (folder / "config.json").is_file():
-            raise EmergenceError(f"checkpoint {name}: {folder} has no config.json; is it a model folder?")
-        if not any(folder.glob("*.safetensors")):
-            raise EmergenceError(
-                f"checkpoint {name}: {folder} has no .safetensors weights; only safetensors are loaded "
-                "(pickled .bin weights can run code): re-save it with save_pretrained(safe_serialization=True)"
-            )
-    source = path if path is not None else checkpoint["hub"]
-    options = dict(
-        trust_remote_code=bool(checkpoint.get("trust_remote_code")), revision=checkpoint.get("revision")
-    )
-    model = AutoModelForCausalLM.from_pretrained(source, use_safetensors=True, dtype=torch.float32, **options)
-    tokenizer = AutoTokenizer.from_pretrained(source, **options)
-    if torch.cuda.is_available():
-        model = model.to("cuda")
-    return model, tokenizer
+from emergence.ladder.checkpoints import load_checkpoint
+from emergence.ladder.quiet import quiet_libraries
 
 
 def evaluation_rows(result: dict) -> list[dict]:
@@ -76,18 +47,46 @@ def _number(value) -> float | None:
 @functools.lru_cache(maxsize=4)
 def _train_split(task: str, num_fewshot: int | None) -> tuple[dict, ...]:
     """A task's train split as finetuning examples, read once per process (a sweep reads it per job)."""
-    from emergence.harness.evaluate import task_examples
+    from emergence.harness.tasks import task_examples
 
     return tuple(task_examples(task, "train", num_fewshot=num_fewshot))
 
 
-def _quiet_libraries() -> None:
-    """No per-job progress bars from transformers and datasets under the sweep's own bar."""
-    import datasets
-    import transformers
+def finetuning_examples(job: Job) -> list[dict] | None:
+    """The examples a job finetunes on (None for a few-shot job): its data amount, drawn with its seed.
 
-    transformers.utils.logging.disable_progress_bar()
-    datasets.utils.logging.disable_progress_bar()
+    Prompts are as the evaluation will ask them (its shots before each question), unless the job's
+    finetune.prompt says "zeroshot": finetuning on bare questions then asking with shots lost what the
+    few-shot prompt had drawn out.
+    """
+    if job.data_amount == 0:
+        return None
+    shots = job.eval.get("num_fewshot") if job.finetune.get("prompt", "fewshot") == "fewshot" else 0
+    return draw_examples(_train_split(job.task, shots), job.data_amount, job.seed)
+
+
+def _finetuned(model, tokenizer, job: Job, examples: list[dict]):
+    """The loaded model finetuned in place with the job's settings (only one model is ever in memory)."""
+    from emergence.harness.finetune import finetune
+
+    settings = dict(job.finetune)
+    method = settings.pop("method")
+    settings.pop("prompt", None)
+    return finetune(model, tokenizer, examples, method=method, seed=job.seed, copy_model=False, **settings)
+
+
+def _evaluated(model, tokenizer, job: Job) -> dict:
+    from emergence.harness.evaluate import evaluate
+
+    return evaluate(
+        model,
+        tokenizer,
+        job.task,
+        num_fewshot=job.eval.get("num_fewshot"),
+        limit=job.eval.get("limit"),
+        batch_size=job.eval["batch_size"],
+        seed=job.seed,
+    )
 
 
 def run_job(job: Job) -> dict:
@@ -99,41 +98,18 @@ def run_job(job: Job) -> dict:
     """
     import torch
 
-    from emergence.harness.evaluate import evaluate
-
-    _quiet_libraries()
+    quiet_libraries()
     start = time.perf_counter()
     torch.manual_seed(job.seed)
-    examples = None
-    if job.data_amount > 0:  # draw the data first: a bad task fails before a model is loaded
-        # Prompts as the evaluation will ask (its shots before each question), unless told otherwise:
-        # finetuning on bare questions then asking with shots lost what the few-shot prompt had drawn out.
-        shots = job.eval.get("num_fewshot") if job.finetune.get("prompt", "fewshot") == "fewshot" else 0
-        examples = draw_examples(_train_split(job.task, shots), job.data_amount, job.seed)
+    examples = finetuning_examples(job)  # the data first: a bad task fails before a model is loaded
     drawn = time.perf_counter()
     model, tokenizer = load_checkpoint(job.checkpoint)
     loaded = time.perf_counter()
     try:
         if examples is not None:
-            from emergence.harness.finetune import finetune
-
-            settings = dict(job.finetune)
-            method = settings.pop("method")
-            settings.pop("prompt", None)
-            # copy_model=False: finetune the loaded model itself, so only one model is ever in memory
-            model = finetune(
-                model, tokenizer, examples, method=method, seed=job.seed, copy_model=False, **settings
-            )
+            model = _finetuned(model, tokenizer, job, examples)
         finetuned = time.perf_counter()
-        result = evaluate(
-            model,
-            tokenizer,
-            job.task,
-            num_fewshot=job.eval.get("num_fewshot"),
-            limit=job.eval.get("limit"),
-            batch_size=job.eval["batch_size"],
-            seed=job.seed,
-        )
+        result = _evaluated(model, tokenizer, job)
         evaluated = time.perf_counter()
         if job.keep_weights and job.weights_dir:
             folder = Path(job.weights_dir) / job.run_id

@@ -8,21 +8,20 @@ job is never run again; a failed one only with ``retry_failed``.
 
 from __future__ import annotations
 
-import os
-import socket
-import threading
 import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import pandas as pd
-
 from emergence.config import CheckpointSpec, SweepSpec
 from emergence.errors import EmergenceError, describe
-from emergence.harness.executors import JobFn, make_executor
+from emergence.harness.claims import Heartbeat, release_dead_runs, worker_id
+from emergence.harness.executors import Executor, JobFn, make_executor
 from emergence.harness.jobs import Job, expand_jobs
+from emergence.harness.tasks import load_task, resolve_task, task_fingerprint
+from emergence.ladder.quiet import quiet_libraries
+from emergence.progress import Progress, silent
 from emergence.store import Store
 
 
@@ -85,74 +84,6 @@ class SweepSummary:
         return {**asdict(self), "overhead_s": self.overhead_s, "message": self.message()}
 
 
-HEARTBEAT_S = 30.0
-"""How often a running sweep marks its claims as alive."""
-STALE_S = 600.0
-"""A claim whose sweep has not marked it alive for this long is taken as dead, whatever its host."""
-
-
-def worker_id() -> str:
-    """This process, as recorded on the runs it claims: ``host:pid``."""
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def dead_claims(claims: pd.DataFrame, now: float | None = None) -> dict[str, str]:
-    """The workers among ``claims`` (Store.claims()) that are dead, each with the reason.
-
-    A worker of this host is dead when its process is gone (or its pid now belongs to a process started
-    after the claim); a worker of any host, when it has not beaten its heartbeat for STALE_S seconds.
-    """
-    import psutil
-
-    now = time.time() if now is None else now
-    host, dead = socket.gethostname(), {}
-    for row in claims.itertuples(index=False):
-        worker_host, _, pid = str(row.worker).rpartition(":")
-        if worker_host == host and pid.isdigit():
-            try:
-                began = psutil.Process(int(pid)).create_time()
-                alive = began <= row.since + 1.0 and psutil.Process(int(pid)).status() != psutil.STATUS_ZOMBIE
-            except psutil.Error:
-                alive = False
-            if not alive:
-                dead[row.worker] = "its process is gone"
-                continue
-        if now - row.heartbeat > STALE_S:
-            dead[row.worker] = f"no heartbeat for {(now - row.heartbeat) / 60:.0f} min"
-    return dead
-
-
-def release_dead_runs(store: Store) -> int:
-    """Release runs left 'running' by dead sweeps (see `dead_claims`); returns how many."""
-    return store.release_runs(sorted(dead_claims(store.claims())))
-
-
-class Heartbeat:
-    """A thread that marks a sweep's claims as alive every HEARTBEAT_S seconds, on its own connection, so
-    that a job running for hours in this process still shows a live sweep to every host."""
-
-    def __init__(self, path: Path, worker: str, every: float = HEARTBEAT_S):
-        self.path, self.worker, self.every = path, worker, every
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="emergence-heartbeat", daemon=True)
-
-    def _run(self) -> None:
-        with Store(self.path) as store:
-            while not self._stop.wait(self.every):
-                try:
-                    store.heartbeat(self.worker)
-                except Exception:  # a busy store: the next beat tries again
-                    continue
-
-    def __enter__(self) -> Heartbeat:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-
 def _record(store: Store, job: Job, future: Future, summary: SweepSummary) -> None:
     try:
         outcome = future.result()
@@ -186,7 +117,7 @@ def run_jobs(
     executor: str = "local",
     workers: int = 1,
     address: str | None = None,
-    progress: bool = True,
+    progress: Progress | None = None,
     job_fn: JobFn | None = None,
 ) -> SweepSummary:
     """Register ``jobs`` in ``store`` and run those not done (see ``run_sweep``)."""
@@ -196,6 +127,16 @@ def run_jobs(
     summary = SweepSummary(jobs=len(jobs), store=str(store.path))
     store.add_runs(job.store_row() for job in jobs)
     summary.released = release_dead_runs(store)
+    todo = _to_run(store, jobs, summary, retry_failed)
+    if todo:
+        with make_executor(executor, workers=workers, address=address) as pool:
+            _run_all(store, pool, todo, summary, retry_failed, job_fn, progress or silent)
+    summary.wall_s = time.perf_counter() - start
+    return summary
+
+
+def _to_run(store: Store, jobs: list[Job], summary: SweepSummary, retry_failed: bool) -> deque[Job]:
+    """The registered jobs this sweep should run, in order; counts the rest into ``summary``."""
     runs = store.runs()
     status = runs.set_index("run_id")["status"]
     runnable = ("pending", "failed") if retry_failed else ("pending",)
@@ -206,57 +147,59 @@ def run_jobs(
     done = runs[runs["status"] == "done"]
     measured = set(zip(done.checkpoint_id, done.task, done.data_amount, done.seed, strict=True))
     summary.remeasured = sum((j.checkpoint_id, j.task, j.data_amount, j.seed) in measured for j in todo)
-    if not todo:
-        summary.wall_s = time.perf_counter() - start
-        return summary
+    return todo
 
-    from tqdm.auto import tqdm
 
+def _run_all(
+    store: Store,
+    pool: Executor,
+    todo: deque[Job],
+    summary: SweepSummary,
+    retry_failed: bool,
+    job_fn: JobFn,
+    report: Progress,
+) -> None:
+    """Claim and hand ``todo`` to ``pool``, at most ``pool.slots`` at once, and record each outcome.
+
+    Interrupted (Ctrl-C, an error in the driver), it hands this sweep's unfinished claims back at once.
+    """
     me = worker_id()
     inflight: dict[Future, Job] = {}
-    with (
-        Heartbeat(store.path, me),
-        make_executor(executor, workers=workers, address=address) as pool,
-        tqdm(total=len(todo), unit="job", desc="sweep", disable=not progress, dynamic_ncols=True) as bar,
-    ):
+    total, finished = len(todo), 0
+    report(0, total, "failed=0")
+    with Heartbeat(store.path, me):
         try:
             while todo or inflight:
                 while todo and len(inflight) < pool.slots:
                     job = todo.popleft()
-                    if not store.claim_run(job.run_id, me, retry_failed=retry_failed):
-                        summary.skipped += 1  # another sweep took it, or finished it meanwhile
-                        summary.taken_elsewhere += 1
-                        bar.total -= 1
-                        bar.refresh()
+                    if store.claim_run(job.run_id, me, retry_failed=retry_failed):
+                        inflight[pool.submit(job_fn, job)] = job
                         continue
-                    inflight[pool.submit(job_fn, job)] = job
+                    summary.skipped += 1  # another sweep took it, or finished it meanwhile
+                    summary.taken_elsewhere += 1
+                    total -= 1
+                    report(finished, total, f"failed={summary.failed}")
                 if not inflight:
                     break
-                finished, _ = wait(inflight, return_when=FIRST_COMPLETED)
-                for future in finished:
+                done, _ = wait(inflight, return_when=FIRST_COMPLETED)
+                for future in done:
                     _record(store, inflight.pop(future), future, summary)
-                    bar.update(1)
-                    bar.set_postfix(failed=summary.failed, refresh=False)
+                    finished += 1
+                    report(finished, total, f"failed={summary.failed}")
         except BaseException:
-            # Interrupted (Ctrl-C, an error in the driver): hand our unfinished claims back at once.
             for future in inflight:
                 future.cancel()
             store.release_runs([me])
             raise
-    summary.wall_s = time.perf_counter() - start
-    return summary
 
 
 def check_tasks(tasks: list[str]) -> None:
     """Load each task once (lm-eval's registry, the YAML and its data files); raises EmergenceError with
     the reason for the first that cannot be loaded, before anything is stored."""
-    from emergence.harness.evaluate import _fresh_task, _offline, resolve_task
-
-    _offline()  # as the jobs themselves run
     for task in tasks:
-        spec, manager = resolve_task(task)
+        resolve_task(task)  # a missing YAML: its own message
         try:
-            _fresh_task(spec, manager)  # evaluate's own loader: built once, reused by in-process jobs
+            load_task(task)  # built once, reused by in-process jobs
         except Exception as exc:  # lm-eval raises KeyError for an unknown name, OSError for missing data
             raise EmergenceError(
                 f"task {task} cannot be loaded ({describe(exc)}); give an lm-eval task name or a task "
@@ -267,8 +210,6 @@ def check_tasks(tasks: list[str]) -> None:
 def task_fingerprints(tasks: list[str]) -> dict[str, str]:
     """Each task's fingerprint (its config and documents), so that a task whose prompt or data change runs
     its jobs again. A task that cannot be loaded has none: its jobs fail with the reason when they run."""
-    from emergence.harness.evaluate import task_fingerprint
-
     out = {}
     for task in tasks:
         try:
@@ -285,7 +226,7 @@ def run_sweep(
     executor: str | None = None,
     workers: int | None = None,
     address: str | None = None,
-    progress: bool = True,
+    progress: Progress | None = None,
     checkpoints: list[CheckpointSpec] | None = None,
     job_fn: JobFn | None = None,
 ) -> SweepSummary:
@@ -295,7 +236,8 @@ def run_sweep(
         spec: the sweep spec.
         retry_failed: run jobs that failed before again.
         executor, workers, address: override the spec's executor ('local' or 'ray').
-        progress: show a progress bar with ETA on stderr.
+        progress: hears of each finished job (``progress_bar("sweep", "job")`` draws it); while the ladder
+            is resolved (the toy ladder trained), of that too, in its ``what``.
         checkpoints: an already resolved ladder (skips ``resolve_ladder``).
         job_fn: the job function (``run_job`` by default; tests swap in a stand-in, whose jobs carry no
             task fingerprint since a stand-in reads no task).
@@ -303,22 +245,14 @@ def run_sweep(
     Returns:
         A SweepSummary; ``summary.message()`` says what happened in one line.
     """
-    kind = executor or spec.executor.kind
-    if (
-        job_fn is None
-    ):  # the real jobs load their tasks: one that cannot be loaded is refused before any write
+    if job_fn is None:
+        # The real jobs load their tasks: one that cannot be loaded is refused before any write.
+        quiet_libraries()
+        (progress or silent)(0, None, "loading tasks")
         check_tasks(spec.tasks)
     with Store(spec.store) as store:
         store.check_writable()  # a read-only store or a full disk fails now, not after the ladder is built
-        from emergence.ladder.sources import register_checkpoint, resolve_ladder
-
-        if checkpoints is None:
-            checkpoints = resolve_ladder(spec.ladder, store=store, progress=progress)
-        else:
-            known = set(store.checkpoints().checkpoint_id)
-            for checkpoint in checkpoints:
-                if checkpoint.id not in known:
-                    register_checkpoint(store, checkpoint)
+        checkpoints = _ladder(spec, store, checkpoints, progress)
         jobs = expand_jobs(
             spec,
             checkpoints,
@@ -329,9 +263,38 @@ def run_sweep(
             store,
             jobs,
             retry_failed=retry_failed,
-            executor=kind,
+            executor=executor or spec.executor.kind,
             workers=workers or spec.executor.workers,
             address=address or spec.executor.address,
             progress=progress,
             job_fn=job_fn,
         )
+
+
+def _ladder(
+    spec: SweepSpec, store: Store, checkpoints: list[CheckpointSpec] | None, progress: Progress | None
+) -> list[CheckpointSpec]:
+    """The sweep's checkpoints, all registered in the store: resolved from the spec's ladder, or the ones
+    given (registered where the store does not know them yet)."""
+    from emergence.ladder.sources import register_checkpoint, resolve_ladder
+
+    if checkpoints is None:
+        return resolve_ladder(spec.ladder, store=store, progress=_in_what(progress, "ladder"))
+    known = set(store.checkpoints().checkpoint_id)
+    for checkpoint in checkpoints:
+        if checkpoint.id not in known:
+            register_checkpoint(store, checkpoint)
+    return checkpoints
+
+
+def _in_what(progress: Progress | None, label: str) -> Progress | None:
+    """A `Progress` that reports a stage before the jobs inside the sweep's own: its counts go into the
+    ``what`` (the sweep's bar counts jobs, and none has run yet)."""
+    if progress is None:
+        return None
+
+    def report(done: int, total: int | None, what: str) -> None:
+        counts = f"{done}/{total}" if total is not None else f"{done}"
+        progress(0, None, " ".join(filter(None, (label, counts, what))))
+
+    return report

@@ -1,4 +1,5 @@
-"""finetune(): full and LoRA change the model and raise the probability of the answers it was shown."""
+"""finetune(): full and LoRA change the model and raise the probability of the answers it was shown; its
+schedule and its defaults."""
 
 import os
 
@@ -11,10 +12,10 @@ import torch  # noqa: E402
 from transformers import LlamaForCausalLM  # noqa: E402
 
 from emergence.errors import EmergenceError  # noqa: E402
-from emergence.harness.finetune import finetune  # noqa: E402
+from emergence.harness.finetune import finetune, warmup_then_linear_decay  # noqa: E402
 from emergence.ladder.toy.corpus import task_docs  # noqa: E402
 from emergence.ladder.toy.tokenizer import build_tokenizer  # noqa: E402
-from tests.harness.conftest import tiny_llama  # noqa: E402
+from tests.builders import tiny_llama  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -82,3 +83,29 @@ def test_finetune_rejects_bad_input(base, tok):
         finetune(base, tok, [{"question": "x"}])
     with pytest.raises(EmergenceError, match="method"):
         finetune(base, tok, [{"prompt": "a", "target": "b"}], method="qlora")
+
+
+def test_defaults_are_the_sweep_specs():
+    """A finetune() call and a sweep with nothing set train alike: one place holds the defaults."""
+    import inspect
+
+    from emergence.config import FinetuneSpec
+
+    params = inspect.signature(finetune).parameters
+    for name, field in FinetuneSpec.model_fields.items():
+        if name in params:
+            assert params[name].default == field.default, name
+    assert {"method", "learning_rate", "epochs", "batch_size", "min_steps", "lora_r"} <= set(params)
+
+
+@pytest.mark.parametrize(
+    "warmup, total, expected",
+    [
+        (1, 4, [1.0, 1.0, 2 / 3, 1 / 3]),  # no warmup to speak of: the first step at the peak
+        (2, 5, [0.5, 1.0, 1.0, 2 / 3, 1 / 3]),
+        (4, 8, [0.25, 0.5, 0.75, 1.0, 1.0, 0.75, 0.5, 0.25]),
+    ],
+)
+def test_the_schedule_warms_up_from_the_first_step_and_decays_to_zero(warmup, total, expected):
+    rates = [warmup_then_linear_decay(step, warmup, total) for step in range(total)]
+    assert rates == pytest.approx(expected) and warmup_then_linear_decay(total, warmup, total) == 0.0

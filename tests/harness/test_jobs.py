@@ -7,6 +7,7 @@ import pytest
 from emergence.config import CheckpointSpec, SweepSpec
 from emergence.errors import EmergenceError
 from emergence.harness.jobs import Job, draw_examples, expand_jobs, finetune_steps
+from tests.builders import save_tiny_llama
 
 HUB = CheckpointSpec(
     id="p160m@step1000", hub="EleutherAI/pythia-160m", revision="step1000", pretraining_loss=3.1
@@ -172,8 +173,6 @@ def test_a_task_fingerprint_changes_the_run_ids_of_that_task_only():
 
 
 def test_a_checkpoint_saved_anew_to_the_same_folder_gets_new_run_ids(tmp_path):
-    from tests.harness.conftest import save_tiny_llama
-
     folder = tmp_path / "ck"
     save_tiny_llama(folder, seed=0, hidden=8)
     ck = CheckpointSpec(id="ck", path=folder, pretraining_loss=2.0)
@@ -181,24 +180,6 @@ def test_a_checkpoint_saved_anew_to_the_same_folder_gets_new_run_ids(tmp_path):
     assert _ids(_spec(), [ck]) == first  # the same weights: the same jobs
     save_tiny_llama(folder, seed=1, hidden=8)  # retrained into the same folder: same shapes, new values
     assert set(_ids(_spec(), [ck])).isdisjoint(first)
-
-
-def test_a_large_weight_file_is_fingerprinted_by_samples(tmp_path, monkeypatch):
-    import emergence.harness.jobs as jobs
-
-    monkeypatch.setattr(jobs, "WHOLE_FILE_BYTES", 1 << 20)
-    weights = tmp_path / "model.safetensors"
-    data = bytearray(32 << 20)
-    weights.write_bytes(data)
-    seen = {jobs.weights_fingerprint(tmp_path)}
-    for offset in (0, len(data) - 1):  # the header's end and the last tensor's
-        data[offset] ^= 1
-        weights.write_bytes(data)
-        seen.add(jobs.weights_fingerprint(tmp_path))
-    weights.write_bytes(data + b"\0")  # one byte longer
-    seen.add(jobs.weights_fingerprint(tmp_path))
-    assert len(seen) == 4
-    assert jobs.weights_fingerprint(tmp_path / "missing") is None
 
 
 def test_a_planned_spec_runs_only_its_runs_and_names_an_unknown_checkpoint():

@@ -51,8 +51,8 @@ def test_ray_gives_the_local_table_and_records_failures(local_ray, tiny_ladder, 
 
     local = _spec(tmp_path / "local", ladder, tiny_task)
     on_ray = _spec(tmp_path / "ray", ladder, tiny_task)
-    assert run_sweep(local, progress=False).ran == 4
-    summary = run_sweep(on_ray, executor="ray", progress=False)
+    assert run_sweep(local).ran == 4
+    summary = run_sweep(on_ray, executor="ray")
     assert (summary.ran, summary.failed) == (4, 2)
     with Store(on_ray.store) as st:
         runs = st.runs()
@@ -69,4 +69,4 @@ def test_ray_gives_the_local_table_and_records_failures(local_ray, tiny_ladder, 
     assert (
         (a.accuracy - b.accuracy).abs() < 1e-5
     ).all()  # prob_correct: Ray workers use 1 thread, so sums may differ in the last bits
-    assert run_sweep(on_ray, executor="ray", progress=False).message().startswith("nothing to run")
+    assert run_sweep(on_ray, executor="ray").message().startswith("nothing to run")

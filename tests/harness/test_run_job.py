@@ -1,27 +1,12 @@
-"""The job function: safetensors only, one model, weights kept only when asked, results as store rows."""
+"""The job function: its finetuning examples, weights kept only when asked, results as store rows."""
 
 import math
-import shutil
 
 import pytest
 
 from emergence.config import CheckpointSpec, SweepSpec
-from emergence.errors import EmergenceError
-from emergence.harness.jobs import checkpoint_identity, expand_jobs
-from emergence.harness.run_job import _train_split, evaluation_rows, load_checkpoint, run_job
-
-
-def test_pickled_weights_are_refused(tiny_ladder, tmp_path):
-    folder = tmp_path / "bin-only"
-    shutil.copytree(tiny_ladder[0][1], folder)
-    (folder / "model.safetensors").rename(folder / "pytorch_model.bin")
-    with pytest.raises(EmergenceError, match="no .safetensors weights.*re-save"):
-        load_checkpoint(checkpoint_identity(CheckpointSpec(id="b", path=folder, pretraining_loss=1.0)))
-
-
-def test_not_a_model_folder_is_a_clear_error(tmp_path):
-    with pytest.raises(EmergenceError, match="no config.json"):
-        load_checkpoint(checkpoint_identity(CheckpointSpec(id="e", path=tmp_path, pretraining_loss=1.0)))
+from emergence.harness.jobs import expand_jobs
+from emergence.harness.run_job import evaluation_rows, finetuning_examples, run_job
 
 
 def test_evaluation_rows_carry_the_metric_and_prob_correct():
@@ -63,9 +48,34 @@ def test_a_job_runs_and_keeps_weights_only_when_asked(tiny_ladder, tiny_task, tm
     assert (tmp_path / job.run_id / "model.safetensors").is_file() == keep
 
 
-@pytest.mark.parametrize("shots,newlines", [(None, 3), (0, 0), (1, 1)])
-def test_finetuning_examples_carry_the_evaluations_shots(shots, newlines):
-    """finetune.prompt 'fewshot' hands the job's num_fewshot (None: the task's own 3) to the train split."""
-    examples = _train_split("toy_sum_qa", shots)
-    assert len(examples) == 2048
+def _job(data_amount: int, finetune: dict | None = None, num_fewshot: int | None = None):
+    spec = SweepSpec.from_dict(
+        dict(
+            ladder=dict(checkpoints=[dict(id="ck", hub="org/model", pretraining_loss=3.0)]),
+            tasks=["toy_sum_qa"],
+            data_amounts=[data_amount],
+            finetune=finetune or {},
+            eval=dict(num_fewshot=num_fewshot),
+        )
+    )
+    (job,) = expand_jobs(spec, [CheckpointSpec(id="ck", hub="org/model", pretraining_loss=3.0)])
+    return job
+
+
+@pytest.mark.parametrize(
+    "finetune,shots,newlines",
+    [
+        ({}, None, 3),
+        ({}, 0, 0),
+        ({}, 1, 1),
+        (dict(prompt="zeroshot"), None, 0),
+        (dict(prompt="zeroshot"), 2, 0),
+    ],
+)
+def test_finetuning_examples_carry_the_evaluations_shots(finetune, shots, newlines):
+    """finetune.prompt 'fewshot' (the default) puts the evaluation's shots (None: the task's own 3) before
+    each finetuning question; 'zeroshot' none."""
+    examples = finetuning_examples(_job(2048, finetune, shots))
+    assert len(examples) == 2048  # the whole train split, drawn
     assert all(e["prompt"].count("\n") == newlines and e["target"].endswith("\n") for e in examples[:20])
+    assert finetuning_examples(_job(0, finetune, shots)) is None  # few-shot: nothing to finetune on

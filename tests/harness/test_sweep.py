@@ -19,9 +19,11 @@ import yaml
 from pandas.testing import assert_frame_equal
 
 from emergence.config import CheckpointSpec, SweepSpec
+from emergence.harness.claims import release_dead_runs, worker_id
 from emergence.harness.jobs import expand_jobs
-from emergence.harness.sweep import release_dead_runs, run_jobs, run_sweep, worker_id
+from emergence.harness.sweep import run_jobs, run_sweep
 from emergence.store import Store
+from tests.builders import write_task
 
 CK = CheckpointSpec(id="ck", hub="org/model", revision="r1", pretraining_loss=2.0)
 LOG = "EMERGENCE_TEST_JOB_LOG"
@@ -60,7 +62,6 @@ def _spec(tmp_path, tasks=("t1", "t2"), **extra) -> SweepSpec:
 
 
 def _sweep(spec, **kw):
-    kw.setdefault("progress", False)
     return run_sweep(spec, checkpoints=[CK], job_fn=fake_job, **kw)
 
 
@@ -116,6 +117,28 @@ def test_failed_jobs_are_recorded_in_one_line_and_the_rest_go_on(tmp_path):
         assert (st.runs("failed").attempts == 2).all() and (st.runs("done").attempts == 1).all()
 
 
+def test_a_sweep_reports_each_finished_job_and_its_failures(tmp_path):
+    heard = []
+    _sweep(_spec(tmp_path, tasks=("t1", "boom")), progress=lambda *report: heard.append(report))
+    assert heard[0] == (0, 10, "failed=0") and heard[-1] == (10, 10, "failed=5")
+    assert [done for done, _, _ in heard] == list(range(11))
+
+
+def test_a_sweep_reports_resolving_its_ladder_before_its_jobs(tiny_ladder, tmp_path):
+    ladder = [dict(id=n, path=str(p), pretraining_loss=4.0) for n, p in tiny_ladder]
+    spec = SweepSpec.from_dict(
+        dict(
+            store=str(tmp_path / "s.sqlite"), ladder=dict(checkpoints=ladder), tasks=["t1"], data_amounts=[0]
+        )
+    )
+    heard = []
+    summary = run_sweep(spec, job_fn=fake_job, progress=lambda *report: heard.append(report))
+    assert summary.ran == 3
+    assert heard[:4] == [(0, None, "ladder 0/3 ck0"), (0, None, "ladder 1/3 ck1"), (0, None, "ladder 2/3 ck2"),
+                         (0, None, "ladder 3/3")]  # fmt: skip
+    assert heard[4:] == [(0, 3, "failed=0"), (1, 3, "failed=0"), (2, 3, "failed=0"), (3, 3, "failed=0")]
+
+
 def test_an_interrupted_sweep_hands_its_claim_back(tmp_path):
     spec = _spec(tmp_path, tasks=("t1", "interrupt"))
     with pytest.raises(KeyboardInterrupt):
@@ -151,7 +174,7 @@ def test_runs_of_dead_sweeps_are_released_and_live_ones_kept(tmp_path):
         status = st.runs().set_index("run_id").status
         assert status[jobs[0].run_id] == "pending" and status[jobs[4].run_id] == "pending"
         assert {status[jobs[i].run_id] for i in (1, 2, 3)} == {"running"}
-        summary = run_jobs(st, jobs, job_fn=fake_job, progress=False)
+        summary = run_jobs(st, jobs, job_fn=fake_job)
         assert summary.ran == len(jobs) - 3 and summary.skipped == 3
 
 
@@ -168,7 +191,7 @@ def test_process_pool_gives_the_same_table_as_in_process(tmp_path):
 def _concurrent_sweep(spec_json: dict, ready, go) -> None:
     ready.set()
     go.wait()
-    run_sweep(SweepSpec.model_validate(spec_json), checkpoints=[CK], job_fn=fake_job, progress=False)
+    run_sweep(SweepSpec.model_validate(spec_json), checkpoints=[CK], job_fn=fake_job)
 
 
 def test_two_sweeps_on_one_store_never_run_a_job_twice(tmp_path, monkeypatch):
@@ -224,18 +247,16 @@ def _write_spec(folder, ladder, task, *, tasks=None, seeds=(0, 1)) -> Path:
 
 @pytest.mark.slow
 def test_a_task_whose_data_change_runs_its_jobs_again(tiny_ladder, tmp_path):
-    from tests.harness.conftest import write_task
-
     task = write_task(tmp_path / "task")
     spec = SweepSpec.from_yaml(_write_spec(tmp_path / "sweep", tiny_ladder[:1], task, seeds=[0]))
-    first = run_sweep(spec, progress=False)
-    assert first.ran == len(E2E_AMOUNTS) and run_sweep(spec, progress=False).ran == 0  # untouched: reused
+    first = run_sweep(spec)
+    assert first.ran == len(E2E_AMOUNTS) and run_sweep(spec).ran == 0  # untouched: reused
 
     test_split = tmp_path / "task" / "test.jsonl"
     rows = [json.loads(line) for line in test_split.read_text().splitlines()]
     rows[0]["label"] = 1 - rows[0]["label"]  # one label corrected
     test_split.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    again = run_sweep(spec, progress=False)
+    again = run_sweep(spec)
     assert again.ran == len(E2E_AMOUNTS) and again.remeasured == len(E2E_AMOUNTS)
     with Store(spec.store) as st:
         runs, results = st.runs(), st.results()
@@ -264,7 +285,7 @@ def test_killed_sweep_resumes_to_the_same_table(micro_toy_ladder, tmp_path):
     ladder, task = micro_toy_ladder, "toy_sum_choice"
     # The reference: an uninterrupted sweep, in this process.
     reference = SweepSpec.from_yaml(_write_spec(tmp_path / "ref", ladder, task, seeds=(0,)))
-    summary = run_sweep(reference, progress=False)
+    summary = run_sweep(reference)
     n_jobs = len(ladder) * 2
     assert (summary.ran, summary.failed) == (n_jobs, 0)
 
@@ -309,7 +330,7 @@ def test_killed_sweep_resumes_to_the_same_table(micro_toy_ladder, tmp_path):
         _table(store_path).reset_index(drop=True), _table(reference.store).reset_index(drop=True)
     )
     # And once more: nothing to do.
-    assert run_sweep(SweepSpec.from_yaml(spec_path), progress=False).message().startswith("nothing to run")
+    assert run_sweep(SweepSpec.from_yaml(spec_path)).message().startswith("nothing to run")
 
 
 @pytest.mark.slow
@@ -331,7 +352,7 @@ def test_failing_jobs_are_recorded_and_the_rest_goes_on(tiny_ladder, tiny_task, 
         return real_finetune(model, tokenizer, examples, **kw)
 
     monkeypatch.setattr(finetune_module, "finetune", finetune_that_blows_up_on_ck1)
-    summary = run_sweep(spec, progress=False)
+    summary = run_sweep(spec)
     with Store(spec.store) as st:
         runs = st.runs()
     errors = runs[runs.status == "failed"].set_index(["checkpoint_id", "task", "data_amount"]).error

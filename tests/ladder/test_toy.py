@@ -33,8 +33,12 @@ class FakeStore:
 def micro_ladder(tmp_path_factory):
     store = FakeStore()
     out = tmp_path_factory.mktemp("toy")
-    table = build_toy_ladder(out, sizes=["micro"], store=store, progress=False)
+    table = build_toy_ladder(out, sizes=["micro"], store=store, progress=lambda *report: HEARD.append(report))
     return out, table, store
+
+
+HEARD: list[tuple] = []
+"""What the micro ladder's build reported to its progress."""
 
 
 def test_corpus_is_deterministic_and_mixed():
@@ -117,13 +121,21 @@ def test_micro_ladder_table_and_store(micro_ladder):
     assert (out / "ladder.csv").exists()
 
 
+def test_the_build_reports_every_training_step(micro_ladder):
+    steps = SIZES["micro"].steps
+    assert HEARD[0] == (0, steps, "micro") and HEARD[-1] == (steps, steps, "micro")
+    assert [done for done, _, _ in HEARD] == [*range(steps + 1), steps]
+
+
 def test_rebuild_trains_nothing(micro_ladder, monkeypatch):
     out, table, _ = micro_ladder
     import emergence.ladder.toy.train as train
 
     monkeypatch.setattr(train, "LlamaForCausalLM", None)  # any training would fail
-    again = build_toy_ladder(out, sizes=["micro"], progress=False)
+    heard = []
+    again = build_toy_ladder(out, sizes=["micro"], progress=lambda *report: heard.append(report))
     assert again.equals(table)
+    assert heard == [(24, 24, "micro")] * 2  # done at once
 
 
 def test_interrupted_training_resumes_to_the_same_weights(tmp_path):

@@ -26,7 +26,7 @@ from emergence.forecast import read_document
 from emergence.harness.sweep import run_sweep
 from emergence.ingest import ingest
 from emergence.store import Store
-from tests.reliability.conftest import write_spec
+from tests.builders import write_spec
 from tests.tables import MODELS, VALID, mutate, mutation, write_lmeval
 
 
@@ -107,7 +107,7 @@ def test_a_sweep_refuses_a_task_it_cannot_load_before_anything_is_stored(
     for bad in (gone, "foo/bar", "no_such_task_xyz"):
         spec = SweepSpec.from_yaml(write_spec(tmp_path / "spec", two_checkpoints[:1], [task_yaml, bad]))
         with pytest.raises(EmergenceError, match="cannot be loaded") as info:
-            run_sweep(spec, progress=False)
+            run_sweep(spec)
         assert "\n" not in str(info.value) and str(bad) in str(info.value)
         assert not Path(spec.store).exists()
 
@@ -131,7 +131,7 @@ def test_a_job_with_a_nan_or_infinite_result_fails_and_stores_no_row(tmp_path):
         dict(store=str(tmp_path / "s.sqlite"), ladder=dict(checkpoints=[CK.model_dump(exclude_none=True)]),
              tasks=list(VALUES), data_amounts=[0, 8])
     )  # fmt: skip
-    summary = run_sweep(spec, checkpoints=[CK], job_fn=_job, progress=False)
+    summary = run_sweep(spec, checkpoints=[CK], job_fn=_job)
     assert (summary.ran, summary.failed) == (2, 6)
     with Store(spec.store) as st:
         failed = st.runs("failed")

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from emergence.store import Store
-from tests.reliability.conftest import ROOT
+from tests.builders import ROOT
 
 # A real sweep (the driver, its claims and its store writes) whose jobs are a stand-in: two metrics per
 # run, a few ms each, until the test drops a stop file; then the rest run at once.
@@ -36,7 +36,7 @@ SWEEP = textwrap.dedent(
 
     spec = SweepSpec.from_dict(dict(store=store, ladder=dict(checkpoints=[ck.model_dump(exclude_none=True)]),
                                     tasks=["t1", "t2"], data_amounts=list(range(0, 1500, 4)), seeds=[0, 1]))
-    print(run_sweep(spec, checkpoints=[ck], job_fn=job, progress=False).message(), flush=True)
+    print(run_sweep(spec, checkpoints=[ck], job_fn=job).message(), flush=True)
     """
 )
 

@@ -23,7 +23,7 @@ from emergence.config import CheckpointSpec, SweepSpec
 from emergence.errors import EmergenceError
 from emergence.harness.sweep import run_sweep
 from emergence.store import Store
-from tests.reliability.conftest import read_only, write_spec
+from tests.builders import read_only, write_spec
 
 DRIVER = textwrap.dedent(
     """
@@ -135,7 +135,7 @@ def test_sweep_killed_in_finetuning_evaluation_and_a_store_write_resumes_exactly
     two_checkpoints, task_yaml, tmp_path
 ):
     reference = SweepSpec.from_yaml(write_spec(tmp_path / "ref", two_checkpoints, [task_yaml]))
-    assert run_sweep(reference, progress=False).ran == 4  # 2 checkpoints x (few-shot, 8 examples)
+    assert run_sweep(reference).ran == 4  # 2 checkpoints x (few-shot, 8 examples)
 
     spec_path = write_spec(tmp_path / "killed", two_checkpoints, [task_yaml])
     store_path = tmp_path / "killed" / "store.sqlite"
@@ -151,7 +151,7 @@ def test_sweep_killed_in_finetuning_evaluation_and_a_store_write_resumes_exactly
         kills[killed] = kills.get(killed, 0) + 1
     assert 1 <= len(finished) < 4
 
-    summary = run_sweep(SweepSpec.from_yaml(spec_path), progress=False)
+    summary = run_sweep(SweepSpec.from_yaml(spec_path))
     assert summary.released == 1 and summary.failed == 0 and summary.skipped == len(finished)
     with Store(store_path) as st:
         runs = st.runs().set_index("run_id")

@@ -20,7 +20,7 @@ import pytest
 
 from emergence.cli import main
 from emergence.store import Store
-from tests.reliability.conftest import ROOT, write_spec
+from tests.builders import ROOT, write_spec
 
 SHIPPED = ROOT / "data" / "demo" / "store.sqlite"
 HEADER = "task,metric,checkpoint,pretraining_loss,data_amount,seed,accuracy,n_examples\n"
@@ -150,13 +150,13 @@ def test_4_a_sweep_blocked_by_claims_says_how_to_release_them(tmp_path, two_chec
     from emergence.harness.sweep import run_sweep
 
     spec = SweepSpec.from_yaml(write_spec(tmp_path, two_checkpoints[:1], [task_yaml], data_amounts=(0,)))
-    run_sweep(spec, progress=False, job_fn=lambda job: {"evaluations": []})  # registers the job
+    run_sweep(spec, job_fn=lambda job: {"evaluations": []})  # registers the job
     with Store(spec.store) as st:
         run_id = st.runs()["run_id"].iloc[0]
     with sqlite3.connect(spec.store) as conn:  # as if a live sweep elsewhere held it
         conn.execute("UPDATE runs SET status='running', worker='elsewhere:1', started_at=?, heartbeat_at=? "
                      "WHERE run_id=?", (time.time(), time.time(), run_id))  # fmt: skip
-    summary = run_sweep(spec, progress=False, job_fn=lambda job: {"evaluations": []})
+    summary = run_sweep(spec, job_fn=lambda job: {"evaluations": []})
     assert f"`emergence store release --store {spec.store}`" in summary.message()
 
 

@@ -20,10 +20,10 @@ import pytest
 
 from emergence.config import CheckpointSpec, LadderSpec, SweepSpec
 from emergence.errors import EmergenceError
-from emergence.harness.jobs import checkpoint_identity
 from emergence.ingest import read_lmeval
+from emergence.ladder.checkpoints import checkpoint_identity
 from emergence.store import Store
-from tests.reliability.conftest import ROOT
+from tests.builders import ROOT
 from tests.tables import write_lmeval
 
 
@@ -38,7 +38,7 @@ def test_pickled_weights_are_not_loaded_even_beside_a_safetensors_file(two_check
     from safetensors.torch import save_file
     from transformers import AutoModelForCausalLM
 
-    from emergence.harness.run_job import load_checkpoint
+    from emergence.ladder.checkpoints import load_checkpoint
 
     folder = tmp_path / "pickled"
     shutil.copytree(two_checkpoints[0][1], folder)
@@ -53,7 +53,7 @@ def test_pickled_weights_are_not_loaded_even_beside_a_safetensors_file(two_check
 def test_a_checkpoints_own_code_runs_only_with_trust_remote_code(two_checkpoints, tmp_path, monkeypatch):
     import transformers.dynamic_module_utils as dynamic
 
-    from emergence.harness.run_job import load_checkpoint
+    from emergence.ladder.checkpoints import load_checkpoint
 
     folder, marker = tmp_path / "custom", tmp_path / "code-ran"
     shutil.copytree(two_checkpoints[0][1], folder)

@@ -10,8 +10,10 @@ import pandas as pd
 import torch
 
 from emergence.errors import EmergenceError
+from emergence.ladder.quiet import quiet_libraries
 from emergence.ladder.toy.tokenizer import build_tokenizer
 from emergence.ladder.toy.train import LADDER, REDUCED_LADDER, SIZES, heldout_tokens, train_size
+from emergence.progress import Progress, silent
 
 FLOPS_FORMULA = "6 * params * tokens"
 COLUMNS = [
@@ -50,7 +52,7 @@ def build_toy_ladder(
     sizes: list[str] | None = None,
     reduced: bool = False,
     store: Any = None,
-    progress: bool = True,
+    progress: Progress | None = None,
     threads: int | None = None,
 ) -> pd.DataFrame:
     """Train the toy ladder into out_dir (or finish an interrupted build) and return its checkpoints.
@@ -67,7 +69,7 @@ def build_toy_ladder(
         reduced: the smaller ladder for demos (fewer sizes, a sweep over it runs in minutes).
         store: anything with `add_checkpoint(checkpoint_id=, source=, params=, tokens=, flops=,
             pretraining_loss=, loss_corpus=, family=, step=)`; each checkpoint is added to it.
-        progress: show a tqdm bar over all training steps.
+        progress: hears of every training step, over all sizes (``progress_bar`` draws it).
         threads: torch CPU threads (default: 2, or fewer if the machine has fewer cores).
 
     Returns:
@@ -82,50 +84,49 @@ def build_toy_ladder(
     torch.set_num_threads(threads or min(2, torch.get_num_threads()))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    quiet_libraries()
+    rows = _train_sizes(out_dir, names, seed, progress or silent)
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    if store is not None:
+        _register(store, table, out_dir)
+    table.to_csv(out_dir / "ladder.csv", index=False)
+    return table
+
+
+def _train_sizes(out_dir: Path, names: list[str], seed: int, report: Progress) -> list[dict[str, Any]]:
+    """Train (or resume) each size in turn; the rows of all their checkpoints."""
     tokenizer = build_tokenizer()
     tokenizer.save_pretrained(out_dir / "tokenizer")
     heldout = heldout_tokens(tokenizer)
-
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=sum(SIZES[n].steps for n in names), desc="toy ladder", unit="step")
-    rows = []
+    total = sum(SIZES[n].steps for n in names)
+    base, rows = 0, []
     for name in names:
         size = SIZES[name]
         run_dir = out_dir / name
         done_steps = {json.loads(p.read_text())["step"] for p in run_dir.glob("step-*/checkpoint.json")}
-        base = 0
-        if bar is not None:
-            bar.set_postfix(size=name)
-            base = bar.n
-            bar.update(max(done_steps, default=0))
+        report(base + max(done_steps, default=0), total, name)
 
-        def on_step(step: int, _base: int = base) -> None:
-            if bar is not None:
-                bar.update(_base + step - bar.n)
+        def on_step(step: int, _base: int = base, _name: str = name) -> None:
+            report(_base + step, total, _name)
 
         records = train_size(size, run_dir, tokenizer, seed=seed, heldout=heldout, on_step=on_step)
-        if bar is not None:
-            bar.update(base + size.steps - bar.n)
+        base += size.steps
+        report(base, total, name)
         rows += [_row(r, run_dir / f"step-{r['step']:06d}", seed) for r in records]
-    if bar is not None:
-        bar.close()
+    return rows
 
-    table = pd.DataFrame(rows, columns=COLUMNS)
-    if store is not None:
-        for row in table.itertuples(index=False):
-            store.add_checkpoint(
-                checkpoint_id=row.checkpoint_id,
-                source=f"toy-ladder:{Path(row.path).relative_to(out_dir).as_posix()}",
-                params=int(row.params),
-                tokens=int(row.tokens),
-                flops=float(row.flops),
-                pretraining_loss=float(row.pretraining_loss),
-                loss_corpus=row.loss_corpus,
-                family=row.family,
-                step=int(row.step),
-            )
-    table.to_csv(out_dir / "ladder.csv", index=False)
-    return table
+
+def _register(store: Any, table: pd.DataFrame, out_dir: Path) -> None:
+    """Add each checkpoint to the store, its source relative to the ladder folder (no machine's paths)."""
+    for row in table.itertuples(index=False):
+        store.add_checkpoint(
+            checkpoint_id=row.checkpoint_id,
+            source=f"toy-ladder:{Path(row.path).relative_to(out_dir).as_posix()}",
+            params=int(row.params),
+            tokens=int(row.tokens),
+            flops=float(row.flops),
+            pretraining_loss=float(row.pretraining_loss),
+            loss_corpus=row.loss_corpus,
+            family=row.family,
+            step=int(row.step),
+        )

@@ -94,7 +94,14 @@ def count_params(model: torch.nn.Module) -> int:
 
 
 def lr_at(size: ToySize, step: int) -> float:
-    """Linear warmup, then cosine decay to a tenth of the peak."""
+    """The learning rate at training step `step` (from 0): linear warmup from lr/warmup, then cosine
+    decay to a tenth of the peak at the last step.
+
+    Kept by hand, and set on the optimizer at each step so a resumed size continues on the very same
+    rates: transformers' get_cosine_with_min_lr_schedule_with_warmup(min_lr_rate=0.1) gives the same rates
+    after the warmup, but starts its warmup at 0 (step/warmup, one step behind this one), so its ladder
+    would not be this one.
+    """
     if step < size.warmup:
         return size.lr * (step + 1) / size.warmup
     progress = min(1.0, (step - size.warmup) / max(1, size.steps - size.warmup))
@@ -137,6 +144,52 @@ def _checkpoint_dir(run_dir: Path, step: int) -> Path:
     return run_dir / f"step-{step:06d}"
 
 
+def _new_optimizer(model: torch.nn.Module, size: ToySize) -> torch.optim.Optimizer:
+    return torch.optim.AdamW(model.parameters(), lr=size.lr, betas=(0.9, 0.95), weight_decay=0.1)
+
+
+def _start_or_resume(
+    size: ToySize, run_dir: Path, tokenizer: PreTrainedTokenizerFast, records: list[dict], seed: int
+) -> tuple[torch.nn.Module, torch.optim.Optimizer, int, list[dict]]:
+    """The model and optimizer to train on from, the step to start at, and the checkpoints kept: the last
+    checkpoint and its optimizer state where both were saved, else a new model (older checkpoints that
+    cannot be continued exactly are removed)."""
+    torch.manual_seed(seed)
+    model = LlamaForCausalLM(size.config(len(tokenizer)))
+    optimizer = _new_optimizer(model, size)
+    state_path = run_dir / "optimizer.pt"
+    if records and state_path.exists():
+        state = torch.load(state_path, weights_only=True)
+        start = state["step"]
+        # A crash between saving a checkpoint and its optimizer state leaves one checkpoint too many.
+        for r in [r for r in records if r["step"] > start]:
+            shutil.rmtree(_checkpoint_dir(run_dir, r["step"]), ignore_errors=True)
+        model = LlamaForCausalLM.from_pretrained(_checkpoint_dir(run_dir, start))
+        optimizer = _new_optimizer(model, size)
+        optimizer.load_state_dict(state["optimizer"])
+        return model, optimizer, start, [r for r in records if r["step"] <= start]
+    for r in records:  # checkpoints without optimizer state cannot be continued exactly: start over
+        shutil.rmtree(_checkpoint_dir(run_dir, r["step"]), ignore_errors=True)
+    return model, optimizer, 0, []
+
+
+def _batches(
+    size: ToySize, tokenizer: PreTrainedTokenizerFast, seed: int, corpus: CorpusConfig | None
+) -> Callable[[int], tuple[torch.Tensor, torch.Tensor]]:
+    """The batch of each step (inputs, next-token labels): a fixed slice of one deterministic stream cut
+    into windows and shuffled once, so a resumed run sees exactly the batches an uninterrupted one would."""
+    tokens = token_stream(tokenizer, seed, size.steps * size.tokens_per_step + 1, corpus)
+    order = np.random.default_rng(seed).permutation(size.steps * size.batch_size)  # windows, shuffled
+    windows_x = tokens[:-1].view(-1, size.seq_len)
+    windows_y = tokens[1:].view(-1, size.seq_len)
+
+    def batch(step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        idx = torch.from_numpy(order[step * size.batch_size : (step + 1) * size.batch_size])
+        return windows_x[idx], windows_y[idx]
+
+    return batch
+
+
 def train_size(
     size: ToySize,
     run_dir: str | Path,
@@ -165,44 +218,17 @@ def train_size(
     if all(s in done for s in size.save_steps):
         return sorted(records, key=lambda r: r["step"])
 
-    torch.manual_seed(seed)
-    model = LlamaForCausalLM(size.config(len(tokenizer)))
-    optimizer = torch.optim.AdamW(model.parameters(), lr=size.lr, betas=(0.9, 0.95), weight_decay=0.1)
-    start = 0
-    state_path = run_dir / "optimizer.pt"
-    if records and state_path.exists():
-        state = torch.load(state_path, weights_only=True)
-        start = state["step"]
-        # A crash between saving a checkpoint and its optimizer state leaves one checkpoint too many.
-        for r in [r for r in records if r["step"] > start]:
-            shutil.rmtree(_checkpoint_dir(run_dir, r["step"]), ignore_errors=True)
-        records = [r for r in records if r["step"] <= start]
-        model = LlamaForCausalLM.from_pretrained(_checkpoint_dir(run_dir, start))
-        optimizer = torch.optim.AdamW(model.parameters(), lr=size.lr, betas=(0.9, 0.95), weight_decay=0.1)
-        optimizer.load_state_dict(state["optimizer"])
-    elif records:  # checkpoints without optimizer state cannot be continued exactly: start over
-        for r in records:
-            shutil.rmtree(_checkpoint_dir(run_dir, r["step"]), ignore_errors=True)
-        records = []
+    model, optimizer, start, records = _start_or_resume(size, run_dir, tokenizer, records, seed)
     model.train()
     params = count_params(model)
 
-    # The data of step t is a fixed slice of one deterministic stream, so a resumed run sees
-    # exactly the batches an uninterrupted one would.
-    tokens = token_stream(tokenizer, seed, size.steps * size.tokens_per_step + 1, corpus)
-    gen = np.random.default_rng(seed)
-    order = gen.permutation(size.steps * size.batch_size)  # windows, shuffled
-    windows_x = tokens[:-1].view(-1, size.seq_len)
-    windows_y = tokens[1:].view(-1, size.seq_len)
-
+    batch = _batches(size, tokenizer, seed, corpus)
     for step in range(start, size.steps):
         for group in optimizer.param_groups:
             group["lr"] = lr_at(size, step)
-        idx = torch.from_numpy(order[step * size.batch_size : (step + 1) * size.batch_size])
-        logits = model(input_ids=windows_x[idx]).logits
-        loss = torch.nn.functional.cross_entropy(
-            logits.reshape(-1, logits.size(-1)), windows_y[idx].reshape(-1)
-        )
+        inputs, labels = batch(step)
+        logits = model(input_ids=inputs).logits
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), labels.reshape(-1))
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()

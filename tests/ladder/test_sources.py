@@ -1,4 +1,4 @@
-"""Ladder sources (emergence/ladder/sources.py): local folders, hub ids offline, measured values."""
+"""Ladder sources (emergence/ladder/sources.py): local folders, hub ids offline, measured values, progress."""
 
 import math
 
@@ -6,7 +6,7 @@ import pytest
 
 from emergence.config import LadderSpec
 from emergence.errors import EmergenceError
-from emergence.ladder.sources import measure_pretraining_loss, resolve_ladder
+from emergence.ladder.sources import resolve_ladder
 from emergence.store import Store
 
 
@@ -27,9 +27,11 @@ def test_local_folders_get_params_loss_and_flops(tiny_ladder, corpus, tmp_path):
             loss_corpus=str(corpus),
         )
     )
+    heard = []
     with Store(tmp_path / "s.sqlite") as st:
-        resolved = resolve_ladder(ladder, store=st)
+        resolved = resolve_ladder(ladder, store=st, progress=lambda *report: heard.append(report))
         table = st.checkpoints().set_index("checkpoint_id")
+    assert heard == [(0, 3, "ck0"), (1, 3, "ck1"), (2, 3, "ck2"), (3, 3, "")]
     from transformers import AutoModelForCausalLM
 
     for checkpoint, (name, folder) in zip(resolved, tiny_ladder, strict=True):
@@ -50,7 +52,7 @@ def test_measured_loss_is_reused_from_the_store(tiny_ladder, corpus, tmp_path, m
     )
     with Store(tmp_path / "s.sqlite") as st:
         first = resolve_ladder(ladder, store=st)[0].pretraining_loss
-        monkeypatch.setattr("emergence.ladder.sources.measure_pretraining_loss", lambda *a, **k: 1 / 0)
+        monkeypatch.setattr("emergence.ladder.measure.measure_pretraining_loss", lambda *a, **k: 1 / 0)
         assert resolve_ladder(ladder, store=st)[0].pretraining_loss == first
 
 
@@ -61,21 +63,6 @@ def test_given_values_win_and_nothing_is_loaded(tiny_ladder, tmp_path):
     )
     (checkpoint,) = resolve_ladder(ladder)
     assert (checkpoint.params, checkpoint.pretraining_loss, checkpoint.flops) == (123.0, 2.5, 7.0)
-
-
-def test_loss_matches_a_direct_computation(tiny_ladder, corpus):
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from emergence.config import CheckpointSpec
-
-    name, folder = tiny_ladder[1]
-    loss = measure_pretraining_loss(CheckpointSpec(id=name, path=folder, pretraining_loss=1.0), corpus)
-    model, tok = AutoModelForCausalLM.from_pretrained(folder), AutoTokenizer.from_pretrained(folder)
-    ids = torch.tensor([tok(corpus.read_text(), add_special_tokens=False)["input_ids"]])
-    with torch.no_grad():  # the corpus is longer than the window: compare on the first window only
-        first = model(ids[:, :128], labels=ids[:, :128]).loss.item()
-    assert abs(loss - first) < 0.05
 
 
 def test_hub_checkpoints_fail_clearly_without_a_hub(tmp_path):
