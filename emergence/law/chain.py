@@ -103,7 +103,8 @@ def link_at(theta: np.ndarray, x) -> np.ndarray:
     """The link per draw: floor + (ceiling - floor) sigmoid((x0 - x) / s); theta (B, 4) = (floor, ceiling,
     x0, s), x (B, T) or (T,)."""
     t = np.atleast_2d(theta)
-    return t[:, [0]] + (t[:, [1]] - t[:, [0]]) * _sigmoid((t[:, [2]] - np.atleast_2d(x)) / t[:, [3]])
+    scale = np.maximum(t[:, [3]], 1e-12)  # a step, where a fit's scale collapses to zero
+    return t[:, [0]] + (t[:, [1]] - t[:, [0]]) * _sigmoid((t[:, [2]] - np.atleast_2d(x)) / scale)
 
 
 def fit_link(x, y, run: np.ndarray, w: np.ndarray, *, floor: float | None = None, ceiling: float | None = 1.0,
