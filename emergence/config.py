@@ -157,8 +157,13 @@ class CheckpointSpec(Spec):
 
 
 class ToyLadderSpec(Spec):
-    """The built-in toy ladder, trained here on the synthetic corpus."""
+    """A built-in toy ladder, trained here on a synthetic corpus."""
 
+    world: Literal["arithmetic", "knowledge"] = Field(
+        "arithmetic",
+        description="'arithmetic' (a skill learned as a phase change in training time) or 'knowledge' (facts "
+        "bound by capacity: loss lines up across sizes, as in real ladders).",
+    )
     reduced: bool = Field(False, description="A smaller ladder for a quick demo.")
     sizes: Annotated[list[str], Field(min_length=1)] | None = Field(
         None, description="Only these model sizes (e.g. ['micro'] for a ladder built in seconds)."

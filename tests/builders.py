@@ -138,3 +138,16 @@ def read_only(path: Path):
             yield
         finally:
             path.chmod(mode)
+
+
+def run_cli(capsys, *args) -> tuple[int, str, str]:
+    """Run `emergence ARGS...` in process: (exit code, stdout, stderr)."""
+    from emergence.cli import main
+
+    try:
+        main([str(a) for a in args])
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    out = capsys.readouterr()
+    return code, out.out, out.err

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 
@@ -16,6 +15,8 @@ from emergence.cli.options import (
     fit_options,
     fit_options_from,
     json_option,
+    out_file_option,
+    overwrite_option,
     progress_for,
     store_option,
 )
@@ -72,13 +73,8 @@ def fit(task, metric, store_path, as_json, **options):
 @click.option("--task", default=None, help="The task (the store's only one when absent).")
 @click.option("--metric", default=None, help="The metric (acc, or the task's only one, when absent).")
 @budget_options
-@click.option(
-    "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Write the forecast JSON (schema forecast-v1) here.",
-)
-@click.option("--overwrite", is_flag=True, help="Replace the --out file if it exists.")
+@out_file_option("Write the forecast JSON (schema forecast-v1) here.")
+@overwrite_option
 @click.option("--compare-links", is_flag=True, help="Also fit the other link forms and report AIC/BIC.")
 @click.option("--no-backtest", is_flag=True, help="Skip the backtest.")
 @fit_options

@@ -16,6 +16,7 @@ from emergence.cli.options import (
     fit_options_from,
     int_list,
     json_option,
+    out_file_option,
     progress_for,
     store_option,
 )
@@ -102,6 +103,13 @@ def ladder() -> None:
 
 @ladder.command("build")
 @click.option("--toy", is_flag=True, help="The built-in toy ladder (the only one built here).")
+@click.option(
+    "--world",
+    type=click.Choice(["arithmetic", "knowledge"]),
+    default="arithmetic",
+    show_default=True,
+    help="Which built-in world: 'knowledge' lines up in loss like a real ladder; 'arithmetic' does not.",
+)
 @click.option("--reduced", is_flag=True, help="The smaller toy ladder, for a demo.")
 @click.option("--micro", is_flag=True, help="A two-checkpoint ladder built in seconds, for tests.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the corpus and training.")
@@ -109,14 +117,13 @@ def ladder() -> None:
     "--out",
     "out_dir",
     type=click.Path(file_okay=False, path_type=Path),
-    default=Path("runs/toy-ladder"),
-    show_default=True,
-    help="Where the checkpoints go.",
+    default=None,
+    help="Where the checkpoints go (default runs/toy-ladder, or runs/knowledge-ladder).",
 )
 @store_option
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @json_option
-def ladder_build(toy, reduced, micro, seed, out_dir, store_path, no_progress, as_json):  # fmt: skip
+def ladder_build(toy, world, reduced, micro, seed, out_dir, store_path, no_progress, as_json):  # fmt: skip
     """Train the toy ladder (or finish an interrupted build) and register its checkpoints in the store."""
     if not toy:
         raise EmergenceError(
@@ -128,9 +135,10 @@ def ladder_build(toy, reduced, micro, seed, out_dir, store_path, no_progress, as
     from emergence.ladder.toy.build import build_toy_ladder
     from emergence.store import Store
 
-    with Store(store_path) as st, progress_for("toy ladder", "step", no_progress) as progress:
+    out_dir = out_dir or Path("runs/toy-ladder" if world == "arithmetic" else f"runs/{world}-ladder")
+    with Store(store_path) as st, progress_for(f"{world} ladder", "step", no_progress) as progress:
         table = build_toy_ladder(
-            out_dir, seed=seed, sizes=["micro"] if micro else None, reduced=reduced, store=st,
+            out_dir, world=world, seed=seed, sizes=["micro"] if micro else None, reduced=reduced, store=st,
             progress=progress,
         )  # fmt: skip
     if as_json:
@@ -160,12 +168,7 @@ def ladder_build(toy, reduced, micro, seed, out_dir, store_path, no_progress, as
     "--metric", default=None, help="The metric to forecast (acc, or the task's only one, when absent)."
 )
 @budget_options
-@click.option(
-    "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="The forecast JSON (default: forecasts/<task>__<metric>.json beside the store).",
-)
+@out_file_option("The forecast JSON (default: forecasts/<task>__<metric>.json beside the store).")
 @click.option("--method", type=click.Choice(["full", "lora"]), default=None, help="Finetuning method.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Parallel sweep workers.")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")

@@ -34,9 +34,18 @@ def _stack(*options):
     return apply
 
 
+link_option = click.option("--link", type=click.Choice(["relu", "softplus", "sigmoid"]), default="relu",
+                           show_default=True, help="Accuracy vs loss around the elbow.")  # fmt: skip
+overwrite_option = click.option("--overwrite", is_flag=True, help="Replace the --out file if it exists.")
+
+
+def out_file_option(help: str):
+    """An optional --out file (checked with `check_new_file` before any work)."""
+    return click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help=help)
+
+
 fit_options = _stack(
-    click.option("--link", type=click.Choice(["relu", "softplus", "sigmoid"]), default="relu", show_default=True,
-                 help="Accuracy vs loss around the elbow."),
+    link_option,
     click.option("--shift", type=click.Choice(["log_power", "power", "none"]), default="log_power",
                  show_default=True, help="How the elbow moves with the finetuning data amount."),
     click.option("--d0", type=click.FloatRange(min=1e-9), default=1.0, show_default=True,

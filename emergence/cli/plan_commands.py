@@ -8,7 +8,15 @@ import click
 import yaml
 
 from emergence.cli.group import cli
-from emergence.cli.options import check_new_file, int_list, json_option, store_option
+from emergence.cli.options import (
+    check_new_file,
+    int_list,
+    json_option,
+    link_option,
+    out_file_option,
+    overwrite_option,
+    store_option,
+)
 from emergence.cli.render import echo_json, echo_table, fmt
 from emergence.errors import EmergenceError
 
@@ -47,20 +55,9 @@ from emergence.errors import EmergenceError
     default=None,
     help="The task's chance accuracy (estimated from the weakest checkpoints when absent).",
 )
-@click.option(
-    "--link",
-    type=click.Choice(["relu", "softplus", "sigmoid"]),
-    default="relu",
-    show_default=True,
-    help="Accuracy vs loss around the elbow.",
-)
-@click.option(
-    "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Write the planned sweep spec here (needs SPEC_PATH, the spec it starts from).",
-)
-@click.option("--overwrite", is_flag=True, help="Replace the --out file if it exists.")
+@link_option
+@out_file_option("Write the planned sweep spec here (needs SPEC_PATH, the spec it starts from).")
+@overwrite_option
 @store_option
 @json_option
 def plan(spec_path, task, metric, n_runs, flops, amounts, max_seeds, tokens_per_example, chance, link, out,

@@ -44,11 +44,18 @@ class FitOptions:
         return EmergenceLaw(**kwargs)
 
     def for_table(self, table: pd.DataFrame) -> FitOptions:
-        """The options as fitted on ``table``: with one data amount only (e.g. few-shot ladder logs) the
-        elbow cannot shift, so the shift is "none" and there is no D0 to vary."""
+        """The options as fitted on ``table``: a built-in task's known chance when none is given; with one
+        data amount only (e.g. few-shot ladder logs) the elbow cannot shift, so the shift is "none" and
+        there is no D0 to vary."""
+        options = self
+        if self.chance is None and "task" in table and len(table):
+            from emergence.builtin import known_chance
+
+            chance = known_chance(str(table["task"].iloc[0]))
+            options = options if chance is None else replace(options, chance=chance)
         if self.shift != "none" and table["data_amount"].nunique() < 2:
-            return replace(self, shift="none", d0_values=())
-        return self
+            return replace(options, shift="none", d0_values=())
+        return options
 
 
 @dataclass(frozen=True)

@@ -86,7 +86,7 @@ def plan_task(
     """
     from emergence.law.design import design_half_width, plan_runs
 
-    finetune = finetune or FinetuneSpec()
+    finetune, options = finetune or FinetuneSpec(), options.for_table(table)
     ck = checkpoint_table(table).dropna(subset=["pretraining_loss"])
     if len(ck) < 3:
         raise EmergenceError(

@@ -192,6 +192,7 @@ def task_fingerprint(task: str | dict | Path) -> str:
     task_obj = load_task(task)
     config = task_obj.dump_config()
     config.get("metadata", {}).pop("config_source", None)  # where the YAML lies, not what it says
+    config.get("metadata", {}).pop("chance", None)  # a label the fits read, not what results depend on
     digest = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode())
     for split in ("training_docs", "validation_docs", "test_docs"):
         docs = getattr(task_obj, split)() if getattr(task_obj, f"has_{split}")() else None

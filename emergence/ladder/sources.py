@@ -115,7 +115,13 @@ def _toy_ladder(
 
     toy = ladder.toy
     table = build_toy_ladder(
-        toy.out_dir, seed=toy.seed, sizes=toy.sizes, reduced=toy.reduced, store=store, progress=progress
+        toy.out_dir,
+        world=toy.world,
+        seed=toy.seed,
+        sizes=toy.sizes,
+        reduced=toy.reduced,
+        store=store,
+        progress=progress,
     )
     return checkpoints_from_table(table, family_default=ladder.name)
 

@@ -157,7 +157,7 @@ def _gauss_newton(theta, x, y, rw, free, *, cap_ceiling: bool, iterations: int) 
     """Damped Gauss-Newton (Levenberg-Marquardt) steps for every draw at once; theta[:, 3] is ln s."""
 
     def model(t):
-        z = (t[:, [2]] - x[None, :]) / np.exp(t[:, [3]])
+        z = (t[:, [2]] - x[None, :]) / np.maximum(np.exp(t[:, [3]]), 1e-12)
         return t[:, [0]] + (t[:, [1]] - t[:, [0]]) * _sigmoid(z), z
 
     current, z = model(theta)

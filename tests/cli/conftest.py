@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from emergence.cli import main
+from tests.builders import run_cli
 from tests.tables import write_olmo_ladder
 
 
@@ -13,13 +13,7 @@ def run(capsys):
     """Run `emergence ARGS...` in process: (exit code, stdout, stderr)."""
 
     def invoke(*args):
-        try:
-            main(list(map(str, args)))
-            code = 0
-        except SystemExit as exc:
-            code = exc.code
-        out = capsys.readouterr()
-        return code, out.out, out.err
+        return run_cli(capsys, *args)
 
     return invoke
 

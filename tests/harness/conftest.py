@@ -1,21 +1,8 @@
-"""Fixtures of the harness tests: tiny checkpoints, a tiny lm-eval task, the toy world's micro ladder."""
-
-import os
+"""Fixtures of the harness tests: a tiny lm-eval task and the toy world's micro ladder (tiny_ladder is shared)."""
 
 import pytest
 
-from tests.builders import tiny_ladder as build_tiny_ladder
 from tests.builders import write_task
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-
-@pytest.fixture(scope="session")
-def tiny_ladder(tmp_path_factory):
-    """Three tiny checkpoints of rising width: a list of (id, folder)."""
-    return build_tiny_ladder(tmp_path_factory.mktemp("ladder"))
 
 
 @pytest.fixture(scope="session")

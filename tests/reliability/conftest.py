@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:  # tests/ and dashboards/ are folders of the repository, not installed packages
-    sys.path.insert(0, str(ROOT))
-
-from tests.builders import save_tiny_llama, write_task  # noqa: E402
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+from tests.builders import save_tiny_llama, write_task
 
 
 @pytest.fixture(scope="session")

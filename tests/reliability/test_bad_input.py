@@ -26,18 +26,9 @@ from emergence.forecast import read_document
 from emergence.harness.sweep import run_sweep
 from emergence.ingest import ingest
 from emergence.store import Store
+from tests.builders import run_cli as _cli
 from tests.builders import write_spec
 from tests.tables import MODELS, VALID, mutate, mutation, write_lmeval
-
-
-def _cli(capsys, *args) -> tuple[int, str, str]:
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def _files(folder: Path) -> list[str]:

@@ -18,22 +18,12 @@ from pathlib import Path
 import psutil
 import pytest
 
-from emergence.cli import main
 from emergence.store import Store
 from tests.builders import ROOT, write_spec
+from tests.builders import run_cli as cli
 
 SHIPPED = ROOT / "data" / "demo" / "store.sqlite"
 HEADER = "task,metric,checkpoint,pretraining_loss,data_amount,seed,accuracy,n_examples\n"
-
-
-def cli(capsys, *args) -> tuple[int, str, str]:
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ import torch
 
 from emergence.errors import EmergenceError
 from emergence.ladder.quiet import quiet_libraries
-from emergence.ladder.toy.tokenizer import build_tokenizer
-from emergence.ladder.toy.train import LADDER, REDUCED_LADDER, SIZES, heldout_tokens, train_size
+from emergence.ladder.toy.train import train_size
+from emergence.ladder.toy.worlds import WORLDS, ToyWorld
 from emergence.progress import Progress, silent
 
 FLOPS_FORMULA = "6 * params * tokens"
@@ -20,6 +20,7 @@ COLUMNS = [
     "checkpoint_id",
     "path",
     "family",
+    "run",
     "size",
     "step",
     "params",
@@ -30,11 +31,13 @@ COLUMNS = [
 ]
 
 
-def _row(record: dict, path: Path, seed: int) -> dict[str, Any]:
+def _row(record: dict, path: Path, seed: int, world: ToyWorld) -> dict[str, Any]:
+    run = f"{world.id_prefix}-s{seed}-{record['size']}"
     return {
-        "checkpoint_id": f"toy-s{seed}-{record['size']}-step{record['step']:06d}",
+        "checkpoint_id": f"{run}-step{record['step']:06d}",
         "path": str(path),
-        "family": f"toy-llama-s{seed}",
+        "family": f"{world.id_prefix}-llama-s{seed}",
+        "run": run,
         "size": record["size"],
         "step": record["step"],
         "params": record["params"],
@@ -48,6 +51,7 @@ def _row(record: dict, path: Path, seed: int) -> dict[str, Any]:
 def build_toy_ladder(
     out_dir: str | Path,
     *,
+    world: str = "arithmetic",
     seed: int = 0,
     sizes: list[str] | None = None,
     reduced: bool = False,
@@ -63,8 +67,9 @@ def build_toy_ladder(
 
     Args:
         out_dir: where the checkpoints go.
+        world: "arithmetic" or "knowledge" (emergence.ladder.toy.worlds).
         seed: seeds the corpus stream and the initialisations.
-        sizes: names from SIZES; default the full ladder (LADDER), or REDUCED_LADDER when reduced.
+        sizes: the world's size names; default its full ladder, or its reduced one when reduced.
             ["micro"] builds a two-checkpoint model in seconds, for tests.
         reduced: the smaller ladder for demos (fewer sizes, a sweep over it runs in minutes).
         store: anything with `add_checkpoint(checkpoint_id=, source=, params=, tokens=, flops=,
@@ -77,31 +82,36 @@ def build_toy_ladder(
         flops (= 6 * params * tokens, the usual training estimate, attention not counted),
         pretraining_loss (nats per character on the held-out slice), loss_corpus.
     """
-    names = sizes or (REDUCED_LADDER if reduced else LADDER)
-    unknown = [n for n in names if n not in SIZES]
+    if world not in WORLDS:
+        raise EmergenceError(f"unknown toy world {world!r}; choose from {', '.join(WORLDS)}")
+    toy = WORLDS[world]
+    names = sizes or list(toy.reduced if reduced else toy.ladder)
+    unknown = [n for n in names if n not in toy.sizes]
     if unknown:
-        raise EmergenceError(f"unknown toy sizes {unknown}; choose from {', '.join(SIZES)}")
+        raise EmergenceError(f"unknown {world} sizes {unknown}; choose from {', '.join(toy.sizes)}")
     torch.set_num_threads(threads or min(2, torch.get_num_threads()))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     quiet_libraries()
-    rows = _train_sizes(out_dir, names, seed, progress or silent)
+    rows = _train_sizes(out_dir, toy, names, seed, progress or silent)
     table = pd.DataFrame(rows, columns=COLUMNS)
     if store is not None:
-        _register(store, table, out_dir)
+        _register(store, table, out_dir, toy)
     table.to_csv(out_dir / "ladder.csv", index=False)
     return table
 
 
-def _train_sizes(out_dir: Path, names: list[str], seed: int, report: Progress) -> list[dict[str, Any]]:
+def _train_sizes(
+    out_dir: Path, world: ToyWorld, names: list[str], seed: int, report: Progress
+) -> list[dict[str, Any]]:
     """Train (or resume) each size in turn; the rows of all their checkpoints."""
-    tokenizer = build_tokenizer()
+    tokenizer = world.tokenizer()
     tokenizer.save_pretrained(out_dir / "tokenizer")
-    heldout = heldout_tokens(tokenizer)
-    total = sum(SIZES[n].steps for n in names)
+    heldout = world.heldout(tokenizer)
+    total = sum(world.sizes[n].steps for n in names)
     base, rows = 0, []
     for name in names:
-        size = SIZES[name]
+        size = world.sizes[name]
         run_dir = out_dir / name
         done_steps = {json.loads(p.read_text())["step"] for p in run_dir.glob("step-*/checkpoint.json")}
         report(base + max(done_steps, default=0), total, name)
@@ -109,24 +119,28 @@ def _train_sizes(out_dir: Path, names: list[str], seed: int, report: Progress) -
         def on_step(step: int, _base: int = base, _name: str = name) -> None:
             report(_base + step, total, _name)
 
-        records = train_size(size, run_dir, tokenizer, seed=seed, heldout=heldout, on_step=on_step)
+        records = train_size(
+            size, run_dir, tokenizer, seed=seed, heldout=heldout, on_step=on_step,
+            stream=lambda s, n: world.stream(tokenizer, s, n), loss_corpus=world.loss_corpus,
+        )  # fmt: skip
         base += size.steps
         report(base, total, name)
-        rows += [_row(r, run_dir / f"step-{r['step']:06d}", seed) for r in records]
+        rows += [_row(r, run_dir / f"step-{r['step']:06d}", seed, world) for r in records]
     return rows
 
 
-def _register(store: Any, table: pd.DataFrame, out_dir: Path) -> None:
+def _register(store: Any, table: pd.DataFrame, out_dir: Path, world: ToyWorld) -> None:
     """Add each checkpoint to the store, its source relative to the ladder folder (no machine's paths)."""
     for row in table.itertuples(index=False):
         store.add_checkpoint(
             checkpoint_id=row.checkpoint_id,
-            source=f"toy-ladder:{Path(row.path).relative_to(out_dir).as_posix()}",
+            source=f"{world.source}:{Path(row.path).relative_to(out_dir).as_posix()}",
             params=int(row.params),
             tokens=int(row.tokens),
             flops=float(row.flops),
             pretraining_loss=float(row.pretraining_loss),
             loss_corpus=row.loss_corpus,
             family=row.family,
+            run=row.run,
             step=int(row.step),
         )

@@ -36,3 +36,22 @@ def encode_text(tokenizer: PreTrainedTokenizerFast, text: str) -> np.ndarray:
         table[ord(ch)] = vocab[ch]
     raw = np.frombuffer(text.encode("ascii", errors="replace"), dtype=np.uint8)
     return table[raw]
+
+
+def build_word_tokenizer(words: list[str]) -> PreTrainedTokenizerFast:
+    """A word-level tokenizer over a world's vocabulary: words split on spaces, newlines kept as tokens,
+    decoded with single spaces between words (so a generated "c3 k1" reads back as "c3 k1")."""
+    vocab = {w: i for i, w in enumerate(words)}
+    backend = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    backend.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.Split(" ", behavior="removed"), pre_tokenizers.Split("\n", behavior="isolated")]
+    )
+    backend.decoder = decoders.WordPiece(prefix="##", cleanup=False)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        pad_token="<pad>",
+        unk_token="<unk>",
+        bos_token="<bos>",
+        eos_token="<eos>",
+        clean_up_tokenization_spaces=False,
+    )

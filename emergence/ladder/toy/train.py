@@ -173,12 +173,14 @@ def _start_or_resume(
     return model, optimizer, 0, []
 
 
-def _batches(
-    size: ToySize, tokenizer: PreTrainedTokenizerFast, seed: int, corpus: CorpusConfig | None
-) -> Callable[[int], tuple[torch.Tensor, torch.Tensor]]:
+Stream = Callable[[int, int], torch.Tensor]
+"""A world's pretraining stream: (seed, n_tokens) -> the first n_tokens token ids for that seed."""
+
+
+def _batches(size: ToySize, seed: int, stream: Stream) -> Callable[[int], tuple[torch.Tensor, torch.Tensor]]:
     """The batch of each step (inputs, next-token labels): a fixed slice of one deterministic stream cut
     into windows and shuffled once, so a resumed run sees exactly the batches an uninterrupted one would."""
-    tokens = token_stream(tokenizer, seed, size.steps * size.tokens_per_step + 1, corpus)
+    tokens = stream(seed, size.steps * size.tokens_per_step + 1)
     order = np.random.default_rng(seed).permutation(size.steps * size.batch_size)  # windows, shuffled
     windows_x = tokens[:-1].view(-1, size.seq_len)
     windows_y = tokens[1:].view(-1, size.seq_len)
@@ -197,6 +199,8 @@ def train_size(
     *,
     seed: int = 0,
     corpus: CorpusConfig | None = None,
+    stream: Stream | None = None,
+    loss_corpus: str = LOSS_CORPUS,
     heldout: torch.Tensor | None = None,
     on_step: Callable[[int], None] | None = None,
     on_checkpoint: Callable[[dict], None] | None = None,
@@ -206,6 +210,9 @@ def train_size(
     Every saved checkpoint is a directory with the model and tokenizer (`save_pretrained`, safetensors)
     and `checkpoint.json` (step, tokens, params, pretraining loss). The optimizer state is kept beside
     the latest checkpoint only, to resume from. Finished checkpoints are never retrained.
+
+    The text is the arithmetic world's corpus (``corpus``), or any other world's ``stream`` (with its
+    ``heldout`` slice and the ``loss_corpus`` name recorded with each loss).
 
     Returns one record per checkpoint (finished earlier or now), in step order.
     """
@@ -222,7 +229,9 @@ def train_size(
     model.train()
     params = count_params(model)
 
-    batch = _batches(size, tokenizer, seed, corpus)
+    if stream is None:
+        stream = lambda seed_, n: token_stream(tokenizer, seed_, n, corpus)  # noqa: E731
+    batch = _batches(size, seed, stream)
     for step in range(start, size.steps):
         for group in optimizer.param_groups:
             group["lr"] = lr_at(size, step)
@@ -236,7 +245,9 @@ def train_size(
         if on_step:
             on_step(step + 1)
         if step + 1 in size.save_steps:
-            record = _save_checkpoint(model, optimizer, tokenizer, run_dir, size, step + 1, params, heldout)
+            record = _save_checkpoint(
+                model, optimizer, tokenizer, run_dir, size, step + 1, params, heldout, loss_corpus
+            )
             records.append(record)
             if on_checkpoint:
                 on_checkpoint(record)
@@ -244,8 +255,9 @@ def train_size(
 
 
 def _save_checkpoint(
-    model, optimizer, tokenizer, run_dir: Path, size: ToySize, step: int, params: int, heldout: torch.Tensor
-) -> dict:
+    model, optimizer, tokenizer, run_dir: Path, size: ToySize, step: int, params: int, heldout: torch.Tensor,
+    loss_corpus: str,
+) -> dict:  # fmt: skip
     path = _checkpoint_dir(run_dir, step)
     tmp = path.with_name(path.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -257,7 +269,7 @@ def _save_checkpoint(
         "params": params,
         "tokens": step * size.tokens_per_step,
         "pretraining_loss": heldout_loss(model, heldout),
-        "loss_corpus": LOSS_CORPUS,
+        "loss_corpus": loss_corpus,
         "size_config": asdict(size),
     }
     (tmp / "checkpoint.json").write_text(json.dumps(record, indent=1))

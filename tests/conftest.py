@@ -1,4 +1,4 @@
-"""Fixtures of the ladder tests: tiny checkpoints made here in seconds."""
+"""Fixtures shared across test packages: nothing reaches a hub, and tiny checkpoints made here in seconds."""
 
 import os
 

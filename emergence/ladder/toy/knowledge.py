@@ -1,0 +1,208 @@
+"""The knowledge world: people and their facts, a city -> country table, and questions about them.
+
+The skill is bound by capacity, as in real language models: a model must store many independent facts
+(each person's city, employer and birth year), learned in order of frequency, so held-out loss acts as a
+clock across sizes, and larger models reach a benchmark at lower loss and higher compute.
+
+- People are one-token names at Zipf frequencies; each line states one fact, the name a fixed 2-3 words
+  before the value (whole biographies per line left models on a memorisation plateau whose end was an
+  optimisation accident, not a function of loss).
+- Questions ("which city is p12 from ? c3 .") appear in pretraining only for the most frequent people;
+  the benchmarks ask them about people from a middle band of frequency, whose facts are stated but never
+  asked: few-shot, a model answers only once it stores those facts and extracts them through the format.
+- The two-hop question ("which city and country is p12 from ? c3 k1 .") needs the person's city and that
+  city's country. Pretraining states the city -> country table ("c3 is in k1 .") rarely; finetuning on
+  other people's two-hop answers teaches it (finetuning examples cover the table in proportion to their
+  number), so finetuning moves that benchmark's emergence to weaker checkpoints, the more data the weaker.
+  The country must follow the city directly: with anything between them, models keyed the country on
+  the person and nothing transferred to new people.
+
+Everything is deterministic for a seed. Token ids are made here directly from the vocabulary (the
+tokenizer splits on spaces and keeps newlines, so text and ids agree).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+SPECIAL_TOKENS = ["<pad>", "<unk>", "<bos>", "<eos>", "\n"]
+CHUNK_LINES = 4096
+TEMPLATE_WORDS = (
+    "lives in 's home is moved to works for employed by employer was born birth year turned twenty "
+)
+TEMPLATE_WORDS += "which city and country from ? ."
+BIO = {  # attribute -> the three templates stating it (the value follows)
+    "city": ("lives in", "'s home is", "moved to"),
+    "employer": ("works for", "is employed by", "'s employer is"),
+    "year": ("was born in", "'s birth year is", "turned twenty in"),
+}
+
+
+@dataclass(frozen=True)
+class KnowledgeConfig:
+    """The world's size and its pretraining line mixture (shares of lines; the rest are biography lines)."""
+
+    n_people: int = 3000
+    zipf: float = 1.0
+    zipf_offset: float = 10.0
+    n_asked: int = 150
+    """The most frequent people, whose questions pretraining shows."""
+    band: tuple[int, int] = (150, 950)
+    """Frequency ranks from which the finetuning pool and the test people are drawn (never asked)."""
+    n_test: int = 288
+    n_pool: int = 512
+    n_cities: int = 100
+    n_countries: int = 10
+    n_employers: int = 100
+    n_years: int = 60
+    r_question: float = 0.03
+    r_two_hop: float = 0.005
+    r_geography: float = 0.02
+
+
+class KnowledgeWorld:
+    """The facts of one world (seeded), its vocabulary, its pretraining stream and its benchmark items."""
+
+    def __init__(self, config: KnowledgeConfig | None = None, seed: int = 0):
+        self.config = c = config or KnowledgeConfig()
+        rng = np.random.default_rng(seed)
+        self.city_country = rng.permutation(np.arange(c.n_cities) % c.n_countries)
+        self.facts = {
+            "city": rng.integers(0, c.n_cities, c.n_people),
+            "employer": rng.integers(0, c.n_employers, c.n_people),
+            "year": rng.integers(0, c.n_years, c.n_people),
+        }
+        weights = 1.0 / (np.arange(c.n_people) + c.zipf_offset) ** c.zipf  # person index = frequency rank
+        self.person_p = weights / weights.sum()
+        band = rng.permutation(np.arange(*c.band))
+        if len(band) < c.n_test + c.n_pool:
+            raise ValueError(f"the band {c.band} holds {len(band)} people; {c.n_test + c.n_pool} are needed")
+        self.test = np.sort(band[: c.n_test])
+        self.pool = band[c.n_test : c.n_test + c.n_pool]  # finetuning people, in a fixed random order
+
+    # -- words -----------------------------------------------------------------------------------------
+    def value(self, attribute: str, person: int) -> str:
+        v = int(self.facts[attribute][person])
+        return {"city": f"c{v}", "employer": f"e{v}", "year": f"y{1940 + v}"}[attribute]
+
+    def country(self, person: int) -> str:
+        return f"k{self.city_country[self.facts['city'][person]]}"
+
+    @cached_property
+    def words(self) -> list[str]:
+        c = self.config
+        names = [f"p{i}" for i in range(c.n_people)]
+        values = [f"c{i}" for i in range(c.n_cities)] + [f"k{i}" for i in range(c.n_countries)]
+        values += [f"e{i}" for i in range(c.n_employers)] + [f"y{1940 + i}" for i in range(c.n_years)]
+        return list(dict.fromkeys(SPECIAL_TOKENS + TEMPLATE_WORDS.split() + names + values))
+
+    @cached_property
+    def vocab(self) -> dict[str, int]:
+        return {w: i for i, w in enumerate(self.words)}
+
+    # -- lines -----------------------------------------------------------------------------------------
+    @staticmethod
+    def question(person: int) -> str:
+        return f"which city is p{person} from ?"
+
+    @staticmethod
+    def two_hop_question(person: int) -> str:
+        return f"which city and country is p{person} from ?"
+
+    def two_hop_answer(self, person: int) -> str:
+        return f"{self.value('city', person)} {self.country(person)}"
+
+    def lines(self, seed: int, chunk: int) -> list[str]:
+        """Chunk number ``chunk`` (CHUNK_LINES lines) of the pretraining stream for a seed."""
+        c, n = self.config, CHUNK_LINES
+        rng = np.random.default_rng([seed, chunk])
+        kind = rng.random(n)
+        people = rng.choice(c.n_people, n, p=self.person_p)
+        asked = rng.integers(0, c.n_asked, n)
+        attribute, template = rng.integers(0, 3, n), rng.integers(0, 3, n)
+        cities = rng.integers(0, c.n_cities, n)
+        names = list(BIO)
+        out = []
+        for i in range(n):
+            k = kind[i]
+            if k < c.r_question:
+                out.append(f"{self.question(asked[i])} {self.value('city', asked[i])} .")
+            elif k < c.r_question + c.r_two_hop:
+                out.append(f"{self.two_hop_question(asked[i])} {self.two_hop_answer(asked[i])} .")
+            elif k < c.r_question + c.r_two_hop + c.r_geography:
+                out.append(f"c{cities[i]} is in k{self.city_country[cities[i]]} .")
+            else:
+                name = names[attribute[i]]
+                out.append(f"p{people[i]} {BIO[name][template[i]]} {self.value(name, people[i])} .")
+        return out
+
+    def token_ids(self, seed: int, n_tokens: int) -> np.ndarray:
+        """The first n_tokens token ids of the pretraining stream for a seed (each line ends with a newline):
+        a longer stream continues a shorter one."""
+        vocab, ids, chunk = self.vocab, [], 0
+        while len(ids) < n_tokens:
+            ids += [vocab[w] for line in self.lines(seed, chunk) for w in (*line.split(), "\n")]
+            chunk += 1
+        return np.asarray(ids[:n_tokens], dtype=np.int64)
+
+    # -- benchmarks ------------------------------------------------------------------------------------
+    def task_docs(self, task: str) -> dict[str, list[dict]]:
+        """Train (the finetuning pool, also the few-shot examples) and test docs of a benchmark."""
+        if task not in TASKS:
+            raise ValueError(f"unknown knowledge task {task!r}; known: {', '.join(TASKS)}")
+        two_hop = task == "know_country_qa"
+
+        def row(p: int) -> dict:
+            if two_hop:
+                return {
+                    "person": int(p),
+                    "question": self.two_hop_question(p),
+                    "answer": self.two_hop_answer(p),
+                }
+            return {"person": int(p), "question": self.question(p), "answer": self.value("city", p)}
+
+        if task != "know_city_choice":
+            return {"train": [row(p) for p in self.pool], "test": [row(p) for p in self.test]}
+        return {"train": self._choice_rows(self.pool, row), "test": self._choice_rows(self.test, row)}
+
+    def _choice_rows(self, people: np.ndarray, row) -> list[dict]:
+        """Blocks of four people with four different cities; each gets the block's four cities as options,
+        so each option is right once per block and a model blind to the person scores exactly 25%."""
+        free, rows = list(people), []
+        while len(free) >= 4:
+            block = [free.pop(0)]
+            for q in list(free):
+                if self.facts["city"][q] not in {self.facts["city"][b] for b in block}:
+                    block.append(q)
+                    free.remove(q)
+                if len(block) == 4:
+                    break
+            if len(block) < 4:
+                break
+            options = [self.value("city", b) for b in block]
+            rows += [row(b) | {"choices": options, "label": i} for i, b in enumerate(block)]
+        return rows
+
+
+TASKS = ("know_city_qa", "know_city_choice", "know_country_qa")
+"""know_city_qa: "which city is pX from ?" -> the city, generated, exact match (chance 0).
+know_city_choice: the same question, four cities as options in blocks of four (chance 0.25).
+know_country_qa: "which city and country is pX from ?" -> "cY kZ", exact match (chance 0)."""
+CHANCE = {"know_city_qa": 0.0, "know_city_choice": 0.25, "know_country_qa": 0.0}
+
+
+def write_task_data(out_dir: str | Path, seed: int = 0, config: KnowledgeConfig | None = None) -> list[Path]:
+    """Write <task>_{train,test}.jsonl of every knowledge task into out_dir; returns the paths."""
+    world, out_dir, paths = KnowledgeWorld(config, seed), Path(out_dir), []
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for task in TASKS:
+        for split, rows in world.task_docs(task).items():
+            path = out_dir / f"{task}_{split}.jsonl"
+            path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+            paths.append(path)
+    return paths
