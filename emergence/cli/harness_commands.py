@@ -20,7 +20,7 @@ from emergence.cli.options import (
     progress_for,
     store_option,
 )
-from emergence.cli.render import echo_forecast, echo_json
+from emergence.cli.render import echo_forecast, echo_json, echo_story
 from emergence.errors import EmergenceError
 
 
@@ -49,6 +49,11 @@ def demo(spec_path: Path | None, port: int, no_dashboard: bool, exit_after: bool
         click.echo(f"dashboard: {url}  (shipped results now; the live run lands as it goes; log {log})")
     try:
         documents = live.run_live(spec_path, say=click.echo, n_boot=n_boot)
+        click.echo("")
+        for (
+            document
+        ) in documents:  # the headline first: what was forecast before emergence, and what happened
+            echo_story(document)
         for document in documents:
             click.echo("")
             echo_forecast(document)

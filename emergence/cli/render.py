@@ -107,3 +107,32 @@ def echo_cutoffs(section: dict) -> None:
         "why not",
     ]
     echo_table(rows, columns)
+
+
+def echo_story(doc: dict) -> None:
+    """The forecast made before emergence and what then happened, per backtest cutoff: the FLOPs used, the
+    predicted few-shot elbow and the actual one, in loss and in FLOPs."""
+    bt = doc.get("backtest") or {}
+    click.echo(f"{doc['task']} / {doc['metric']}: forecast made before emergence")
+    fitted = [c for c in bt.get("cutoffs") or [] if c.get("predicted_elbow") is not None]
+    if bt.get("status") != "done" or not fitted:
+        why = bt.get("reason") or next(
+            (c.get("note") for c in bt.get("cutoffs") or [] if c.get("note")), None
+        )
+        click.echo(
+            f"  no forecast could be made before emergence: {why or 'no FLOPs cutoff left enough checkpoints'}"
+        )
+        return
+    first = bt.get("first_emerged_flops")
+    for c in fitted:
+        ahead = f", {first / c['cutoff_flops']:.1f}x before the first emerged checkpoint" if first else ""
+        click.echo(
+            f"  with checkpoints up to {fmt(c['cutoff_flops'])} FLOPs{ahead}: predicted elbow "
+            f"{fmt(c['predicted_elbow'], '.3f')} nats [{fmt(c.get('lower'), '.3f')}, {fmt(c.get('upper'), '.3f')}]"
+            f" = {fmt(c.get('predicted_flops'))} FLOPs; then: {fmt(c.get('actual_elbow'), '.3f')} nats = "
+            f"{fmt(c.get('actual_flops'))} FLOPs, error {fmt(c.get('error_nats'), '.3f')} "
+            f"({'within' if c['success'] else 'beyond'} {fmt(bt.get('success_threshold_nats'), 'g')} nats)"
+        )
+    adv = bt.get("advance_factor")
+    click.echo(f"  the earliest success came {advance(adv)} ahead in compute" if adv else
+               "  no cutoff predicted the elbow within the threshold: low trust in this benchmark's forecasts")  # fmt: skip

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+import numpy as np
 import pandas as pd
 
 from emergence.errors import EmergenceError, NoElbowFound
@@ -85,7 +86,7 @@ def _fit_law(fit: BenchmarkFit) -> BenchmarkFit:
         result = result.with_loss_law(loss_laws["compute"])
     section = {"status": "skipped", "reason": "not requested"}
     if options.backtest:
-        section, bt = backtest_section(table, options)
+        section, bt = backtest_section(table, options, loss_laws.get("compute"))
         if bt is not None:
             try:
                 result = result.widen(bt, alpha=options.alpha)
@@ -124,8 +125,9 @@ def run_backtest(table: pd.DataFrame, options: FitOptions = DEFAULT_OPTIONS):
     return backtest(with_flops(table), options.law(), tolerance=SUCCESS_NATS, alpha=options.alpha)
 
 
-def backtest_section(table: pd.DataFrame, options: FitOptions) -> tuple[dict, object | None]:
-    """The backtest as the document holds it, and the backtest object (None when it could not run)."""
+def backtest_section(table: pd.DataFrame, options: FitOptions, loss_law=None) -> tuple[dict, object | None]:
+    """The backtest as the document holds it (elbows in FLOPs too, through ``loss_law`` when given), and
+    the backtest object (None when it could not run)."""
     try:
         bt = run_backtest(table, options)
     except EmergenceError as exc:
@@ -137,6 +139,8 @@ def backtest_section(table: pd.DataFrame, options: FitOptions) -> tuple[dict, ob
             "actual_elbow": c.get("reference_elbow"), "error_nats": c.get("abs_error"),
             "signed_error_nats": c.get("error"), "success": bool(c.get("success")), "covered": bool(c.get("covered")),
             "advance_factor": c.get("advance_factor"), "note": str(c.get("note") or ""),
+            "predicted_flops": _flops(loss_law, c.get("predicted_elbow")),
+            "actual_flops": _flops(loss_law, c.get("reference_elbow")),
         }
         for c in bt.cutoffs.to_dict("records")
     ]  # fmt: skip
@@ -144,11 +148,22 @@ def backtest_section(table: pd.DataFrame, options: FitOptions) -> tuple[dict, ob
     d = bt.to_dict()
     section = {
         "status": "done", "reason": None, "success_threshold_nats": float(bt.tolerance),
-        "actual_elbow": bt.reference_elbow, "cutoffs": rows,
+        "actual_elbow": bt.reference_elbow, "first_emerged_flops": bt.first_emerged_flops, "cutoffs": rows,
         "median_error_nats": float(errors.median()) if len(errors) else None,
         "success_rate": d.get("success_rate"), "advance_factor": d.get("advance_factor"), "coverage": d.get("coverage"),
     }  # fmt: skip
     return plain(section), bt
+
+
+def _flops(loss_law, loss) -> float | None:
+    """FLOPs at which the loss law reaches a loss (None without a law, or beyond its floor)."""
+    if loss_law is None or loss is None or not np.isfinite(loss):
+        return None
+    try:
+        flops = float(loss_law.inverse(loss))
+    except (EmergenceError, ValueError, FloatingPointError):
+        return None
+    return flops if np.isfinite(flops) and flops > 0 else None
 
 
 def run_before_emergence(table: pd.DataFrame, options: FitOptions = DEFAULT_OPTIONS) -> dict:

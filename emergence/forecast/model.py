@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 SCALAR = {"type": ["number", "integer", "boolean", "string", "null"]}
 Number = float | None
 Pair = Annotated[tuple[Number, Number], Field(description="lower, upper")]
@@ -165,6 +165,8 @@ class Cutoff(BaseModel):
     cutoff_flops: Annotated[float, Field(gt=0)]
     predicted_elbow: Number = None
     actual_elbow: Number = None
+    predicted_flops: Number = Field(None, description="The predicted elbow in FLOPs, through the loss law.")
+    actual_flops: Number = Field(None, description="The actual elbow in FLOPs, through the loss law.")
     error_nats: Annotated[float, Field(ge=0)] | None
     success: bool
     advance_factor: Number = None
@@ -187,6 +189,9 @@ class Backtest(Part):
     reason: str | None = None
     success_threshold_nats: Annotated[float, Field(gt=0)] | None = None
     actual_elbow: Number = None
+    first_emerged_flops: Number = Field(
+        None, description="FLOPs of the first checkpoint above chance few-shot."
+    )
     cutoffs: list[Cutoff] | None = None
     median_error_nats: Annotated[float, Field(ge=0)] | None = None
     success_rate: Annotated[float, Field(ge=0, le=1)] | None = None
