@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
-from emergence.dashboards import charts, data, fits
+from emergence.dashboards import backtest_charts, charts, data, fits, trust
 
 st.title("Backtest")
 st.caption(
@@ -21,7 +21,7 @@ docs = data.latest_forecasts(path)
 if not docs.empty:
     rows = []
     for doc in docs["document"]:
-        bt, mark = doc.get("backtest") or {}, data.trust_mark(doc)
+        bt, mark = doc.get("backtest") or {}, trust.trust_mark(doc)
         rows.append(
             {
                 "benchmark": doc["task"],
@@ -88,11 +88,13 @@ if cutoffs.empty:
 if cutoffs["predicted_elbow"].notna().any():
     left, right = st.columns([3, 2])
     with left:
-        st.altair_chart(charts.backtest_elbows(cutoffs, bt.get("actual_elbow"), threshold), width="stretch")
+        st.altair_chart(
+            backtest_charts.backtest_elbows(cutoffs, bt.get("actual_elbow"), threshold), width="stretch"
+        )
         st.caption("Points: the few-shot elbow predicted from checkpoints up to each cutoff; dashed: the "
                    f"elbow fitted on all few-shot results; band: ±{threshold:g} nats.")  # fmt: skip
     with right:
-        st.altair_chart(charts.backtest_errors(cutoffs, threshold), width="stretch")
+        st.altair_chart(backtest_charts.backtest_errors(cutoffs, threshold), width="stretch")
         st.caption(f"Error per cutoff; red: the {threshold:g}-nat success threshold.")
 else:  # nothing to chart: say why instead of drawing empty axes
     notes = cutoffs.get("note", pd.Series(index=cutoffs.index, dtype=str))  # optional in imported documents

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
-from emergence.dashboards import charts, data, fits
+from emergence.dashboards import charts, data, fits, trust
 
 st.title("Portfolio")
 st.caption(
@@ -20,12 +20,18 @@ hashes = data.read(path, "data_hashes")
 rows = []
 for b in benchmarks.itertuples(index=False):
     doc = data.forecast_document(path, b.task, b.metric) if not docs.empty else None
-    row = {"benchmark": b.task, "metric": b.metric, "runs": b.runs, "checkpoints": b.checkpoints}
+    row = {
+        "benchmark": b.task,
+        "metric": b.metric,
+        "ladder": b.ladder,
+        "runs": b.runs,
+        "checkpoints": b.checkpoints,
+    }
     if doc is not None:
         ep = doc["emergence_point"]
         loss, flops = ep.get("loss") or {}, ep.get("flops") or {}
         fresh = doc["provenance"].get("data_hash") == hashes.get((b.task, b.metric))
-        trust = data.trust_mark(doc)
+        mark = trust.trust_mark(doc)
         row |= {
             "status": "found" if ep["status"] == "found" else "no elbow",
             "loss": loss.get("estimate"),
@@ -34,9 +40,9 @@ for b in benchmarks.itertuples(index=False):
             "flops": flops.get("estimate"),
             "flops_lower": flops.get("lower"),
             "flops_upper": flops.get("upper"),
-            "trust": trust["mark"],
-            "backtest": trust["detail"],
-            "advance": trust["advance"],
+            "trust": mark["mark"],
+            "backtest": mark["detail"],
+            "advance": mark["advance"],
             "source": f"forecast {doc['provenance']['created_at'][:10]}"
             + ("" if fresh else " (results changed since)"),
             "note": ep.get("reason") or "",
