@@ -86,8 +86,11 @@ def parameters(fit: BenchmarkFit) -> None:
 
 
 def show(fit: BenchmarkFit, doc: dict | None, path: str, link: str) -> None:
-    """The law view of one benchmark (not its parameters)."""
+    """The law view of one benchmark, the plan of its next runs included (not its parameters)."""
+    from emergence.dashboards import plan_panel
+
     chance = data.doc_chance(doc)
     headline(fit, doc)
     law_charts(fit, path, link, chance)
     at_budget(fit, path)
+    plan_panel.show(fit, path, link, chance)
