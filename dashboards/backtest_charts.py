@@ -14,12 +14,8 @@ import numpy as np
 import pandas as pd
 
 FLOPS_AXIS = alt.Axis(format=".0e")
-CUTOFF_X = alt.X(
-    "cutoff_flops:Q",
-    scale=alt.Scale(type="log"),
-    title="FLOPs used: the largest checkpoint fitted (log)",
-    axis=FLOPS_AXIS,
-)
+CUTOFF_TITLE = "FLOPs used: the largest checkpoint fitted (log)"
+CUTOFF_X = alt.X("cutoff_flops:Q", scale=alt.Scale(type="log"), title=CUTOFF_TITLE, axis=FLOPS_AXIS)
 
 
 def _outcome(c: pd.DataFrame, threshold: float) -> pd.DataFrame:
@@ -29,7 +25,10 @@ def _outcome(c: pd.DataFrame, threshold: float) -> pd.DataFrame:
 def _outcome_color(threshold: float) -> alt.Color:
     domain = [f"within {threshold:g} nats", "missed", "from checkpoints at chance"]
     return alt.Color(
-        "outcome:N", scale=alt.Scale(domain=domain, range=["#1a9850", "#d73027", "#3b528b"]), title=None
+        "outcome:N",
+        scale=alt.Scale(domain=domain, range=["#1a9850", "#d73027", "#3b528b"]),
+        title=None,
+        legend=None,  # the captions name the colours: a legend would squeeze the plot in a half-width column
     )
 
 
@@ -129,21 +128,20 @@ def elbow_flops(
     c["flops_lower"] = c["predicted_upper"].map(to_flops)  # a higher loss is reached with fewer FLOPs
     c["flops_upper"] = c["predicted_lower"].map(to_flops)
     c = c.replace([np.inf, -np.inf], np.nan)
-    y = alt.Y(
-        "emergence_flops:Q",
-        scale=alt.Scale(type="log"),
-        title="predicted emergence (FLOPs, log)",
-        axis=FLOPS_AXIS,
-    )
-    span = [
-        v for v in (*c["cutoff_flops"], *c["flops_lower"].dropna(), *c["flops_upper"].dropna()) if v and v > 0
-    ]
+    span = [v for v in (*c["cutoff_flops"], *c["emergence_flops"].dropna()) if v and v > 0]
     truth = to_flops(actual) if actual is not None else None
     if truth:
         span.append(truth)
-    lo, hi = (min(span) / 2, max(span) * 2) if span else (1.0, 10.0)
+    lo, hi = (min(span) / 4, max(span) * 4) if span else (1.0, 10.0)
+    # one scale for both axes, so that the diagonal is the diagonal; an interval open at either end (a loss
+    # the loss law never reaches) runs to the chart's edge
+    c["flops_lower"] = c["flops_lower"].fillna(lo).clip(lower=lo)
+    c["flops_upper"] = c["flops_upper"].fillna(hi).clip(upper=hi)
+    scale = alt.Scale(type="log", domain=[lo, hi], nice=False, clamp=True)
+    x = alt.X("cutoff_flops:Q", scale=scale, title=CUTOFF_TITLE, axis=FLOPS_AXIS)
+    y = alt.Y("emergence_flops:Q", scale=scale, title="predicted emergence (FLOPs, log)", axis=FLOPS_AXIS)
     diagonal = pd.DataFrame({"cutoff_flops": [lo, hi], "emergence_flops": [lo, hi]})
-    layers = [alt.Chart(diagonal).mark_line(color="#aaa", strokeDash=[2, 3]).encode(x=CUTOFF_X, y=y)]
+    layers = [alt.Chart(diagonal).mark_line(color="#aaa", strokeDash=[2, 3]).encode(x=x, y=y)]
     if truth:
         layers.append(
             alt.Chart(pd.DataFrame([{"actual": truth}]))
@@ -158,14 +156,12 @@ def elbow_flops(
         "outcome",
     ]
     color = _outcome_color(threshold)
-    bars = c.dropna(subset=["flops_lower", "flops_upper"])
-    layers.append(
-        alt.Chart(bars).mark_rule().encode(x=CUTOFF_X, y="flops_lower:Q", y2="flops_upper:Q", color=color)
-    )
+    bars = c.dropna(subset=["emergence_flops"])
+    layers.append(alt.Chart(bars).mark_rule().encode(x=x, y="flops_lower:Q", y2="flops_upper:Q", color=color))
     layers.append(
         alt.Chart(c.dropna(subset=["emergence_flops"]))
         .mark_point(filled=True, size=110)
-        .encode(x=CUTOFF_X, y=y, color=color, tooltip=tip)
+        .encode(x=x, y=y, color=color, tooltip=tip)
     )
     return alt.layer(*layers).properties(height=340)
 
@@ -194,7 +190,7 @@ def fewshot_with_cutoffs(table: pd.DataFrame, cutoffs: pd.DataFrame, actual: flo
     obs = few.groupby(["checkpoint", "flops", "pretraining_loss"], as_index=False).agg(
         accuracy=("accuracy", "mean")
     )
-    states = ["at chance (before the elbow)", "past the elbow"]
+    states = ["before the elbow", "past the elbow"]
     obs["state"] = (
         states[0] if actual is None else np.where(obs["pretraining_loss"] < actual, states[1], states[0])
     )

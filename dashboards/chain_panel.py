@@ -178,6 +178,8 @@ def backtest(fit: BenchmarkFit) -> None:
         hide_index=True,
         width="stretch",
         column_config={
+            "fitted_runs": st.column_config.NumberColumn("runs fitted"),
+            "held_out_runs": st.column_config.NumberColumn("runs held out"),
             "mean_error_points": st.column_config.NumberColumn("mean |error| (points)", format="%.2f"),
             "bias_points": st.column_config.NumberColumn("bias (points, + = too high)", format="%+.2f"),
             "coverage": st.column_config.NumberColumn("90% coverage", format="%.0f%%"),

@@ -230,7 +230,7 @@ def emergence_points(rows: pd.DataFrame, axis: str = "flops") -> alt.LayerChart:
         lo, hi = max(lo, float(rows["lower"].min()) / 1.5), min(hi, float(rows["upper"].max()) * 1.5)
         x = alt.X(
             "estimate:Q",
-            scale=alt.Scale(type="log", domain=[lo, hi], clamp=True),
+            scale=alt.Scale(type="log", domain=[lo, hi], clamp=True, nice=False),
             title="few-shot emergence (training FLOPs, log)",
             axis=alt.Axis(format=".0e"),
         )
@@ -274,7 +274,12 @@ def plan_grid(plan_runs: pd.DataFrame, table: pd.DataFrame) -> alt.LayerChart:
     )
     order_d = _amount_order(cells["data_amount"])
     x = alt.X("data:N", sort=order_d, title="finetuning data amount")
-    y = alt.Y("checkpoint:N", sort=order_ck, title="checkpoint (weakest first)")
+    y = alt.Y(
+        "checkpoint:N",
+        sort=order_ck,
+        title="checkpoint (weakest first)",
+        axis=alt.Axis(labelLimit=260, labelOverlap=False, labelFontSize=10),
+    )
     tip = ["checkpoint", alt.Tooltip("pretraining_loss:Q", format=".3f"), "data", "runs", "what"]
     measured = (
         alt.Chart(cells[cells["what"] == "measured"]).mark_rect(color="#e0e0e0").encode(x=x, y=y, tooltip=tip)
@@ -291,7 +296,7 @@ def plan_grid(plan_runs: pd.DataFrame, table: pd.DataFrame) -> alt.LayerChart:
         )
     )
     text = alt.Chart(plan).mark_text(fontSize=11).encode(x=x, y=y, text="runs:Q")
-    return alt.layer(measured, rects, text).properties(height=max(200, 16 * len(order_ck)))
+    return alt.layer(measured, rects, text).properties(height=max(200, 15 * len(order_ck)))
 
 
 def trust_by_ladder(table: pd.DataFrame) -> alt.Chart:

@@ -30,7 +30,7 @@ def show(fit: BenchmarkFit, path: str, link: str, chance: float | None) -> None:
         "few-shot elbow within a budget of runs, chosen greedily by expected Fisher information over "
         "plausible laws, and the default grid (64–4,096 examples on evenly spaced checkpoints) at the same budget."
     )
-    budget = st.number_input(
+    budget = st.columns(3)[0].number_input(
         "Budget (finetuning runs)", min_value=1, max_value=400, value=12, step=4, key="plan_runs"
     )
     plan = fits.plan(fit, int(budget), link, chance)
@@ -72,18 +72,21 @@ def show(fit: BenchmarkFit, path: str, link: str, chance: float | None) -> None:
         st.altair_chart(charts.plan_grid(plan.runs, fit.table), width="stretch")
         st.caption("Numbers: seeds the plan buys in each cell; grey: already measured.")
     with right:
+        cells = plan.runs.groupby(
+            ["checkpoint", "pretraining_loss", "data_amount"], as_index=False, sort=False
+        ).agg(seeds=("seed", "size"))
         st.dataframe(
-            plan.runs,
+            cells,
             hide_index=True,
             width="stretch",
             column_config={
                 "pretraining_loss": st.column_config.NumberColumn("loss (nats)", format="%.3f"),
                 "data_amount": st.column_config.NumberColumn("data amount", format="%d"),
-                "cost": None,
+                "seeds": st.column_config.NumberColumn("seeds"),
             },
         )
     st.markdown("**Write it as a runnable sweep spec**")
-    st.code(cli_line(path, fit.task, fit.metric, int(budget), link, chance), language="bash")
+    st.code(cli_line(path, fit.task, fit.metric, int(budget), link, chance), language="bash", wrap_lines=True)
     st.caption(
         ("SPEC.yaml: the sweep spec of this ladder. " if not data.is_shipped(path) else "")
         + "Then `emergence sweep next.yaml` runs the planned runs (finished ones are never run twice)."

@@ -144,8 +144,9 @@ if cutoffs["predicted_elbow"].notna().any():
             width="stretch",
         )
         st.caption(
-            "In loss: the few-shot elbow predicted from the checkpoints up to each cutoff (bars: 90%), the "
-            f"diamond from the checkpoints still at chance; dashed: the actual elbow, band ±{threshold:g} nats."
+            "In loss: the few-shot elbow predicted from the checkpoints up to each cutoff (bars: 90%; green: "
+            f"within {threshold:g} nats, red: missed), the blue diamond from the checkpoints still at chance; "
+            f"dashed: the actual elbow, band ±{threshold:g} nats."
         )
     with right:
         if law is not None:

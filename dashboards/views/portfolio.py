@@ -109,9 +109,9 @@ c[3].metric("From exported forecasts", int(table["source"].str.startswith("forec
 
 st.subheader("Trust by ladder")
 VERDICTS = {
-    "high": "believe these forecasts",
+    "high": "believe them",
     "medium": "plan with a margin",
-    "low": "do not act on these without more checkpoints",
+    "low": "do not act on them alone",
     "untested": "no track record yet",
 }
 

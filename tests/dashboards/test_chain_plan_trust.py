@@ -136,6 +136,8 @@ def test_portfolio_rates_chain_forecasts_by_their_own_backtest(chain_store):
     row = table[table["benchmark"] == CHAIN_TASK].iloc[0]
     assert row["method"] == "chain" and row["trust"] in ("high", "medium", "low")
     assert "bpb" not in set(table["metric"])  # a task's own loss is an intermediate, not a benchmark
+    live = table[table["benchmark"] == "boolq_val_rc_5shot"].iloc[0]  # no document: fitted live, by the chain
+    assert live["source"] == "live fit" and live["method"] == "chain" and live["trust"] != "untested"
     ladders = at.dataframe[0].value
     assert ladders["ladder"].tolist() == ["olmo-ladder"]
     assert ladders["families"].iloc[0] == "190M, 370M, 760M, 1B"
