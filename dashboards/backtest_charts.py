@@ -48,6 +48,19 @@ def _with_before(c: pd.DataFrame, before: dict | None, threshold: float) -> pd.D
     return pd.concat([c, pd.DataFrame([row])], ignore_index=True)
 
 
+def _points(c: pd.DataFrame, x, y, threshold: float, tip: list) -> list:
+    """The cutoffs' forecasts as filled dots, and the one from the checkpoints still at chance as a hollow
+    diamond drawn over them (it often uses the last cutoff's checkpoints, and then lands on its dot)."""
+    before = c["outcome"] == "from checkpoints at chance"
+    color = _outcome_color(threshold)
+    return [
+        alt.Chart(c[~before]).mark_point(filled=True, size=110).encode(x=x, y=y, color=color, tooltip=tip),
+        alt.Chart(c[before])
+        .mark_point(shape="diamond", filled=False, size=320, strokeWidth=2.5)
+        .encode(x=x, y=y, color=color, tooltip=tip),
+    ]
+
+
 def backtest_elbows(
     cutoffs: pd.DataFrame, actual: float | None, threshold: float, before: dict | None = None
 ) -> alt.LayerChart:
@@ -94,19 +107,7 @@ def backtest_elbows(
         "n_checkpoints",
         "outcome",
     ]
-    shape = alt.Shape(
-        "outcome:N",
-        scale=alt.Scale(
-            domain=[f"within {threshold:g} nats", "missed", "from checkpoints at chance"],
-            range=["circle", "circle", "diamond"],
-        ),
-        legend=None,
-    )
-    layers.append(
-        alt.Chart(c)
-        .mark_point(filled=True, size=110)
-        .encode(x=CUTOFF_X, y=y, color=_outcome_color(threshold), shape=shape, tooltip=tip)
-    )
+    layers += _points(c, CUTOFF_X, y, threshold, tip)
     return alt.layer(*layers).properties(height=340)
 
 
@@ -158,11 +159,7 @@ def elbow_flops(
     color = _outcome_color(threshold)
     bars = c.dropna(subset=["emergence_flops"])
     layers.append(alt.Chart(bars).mark_rule().encode(x=x, y="flops_lower:Q", y2="flops_upper:Q", color=color))
-    layers.append(
-        alt.Chart(c.dropna(subset=["emergence_flops"]))
-        .mark_point(filled=True, size=110)
-        .encode(x=x, y=y, color=color, tooltip=tip)
-    )
+    layers += _points(c.dropna(subset=["emergence_flops"]), x, y, threshold, tip)
     return alt.layer(*layers).properties(height=340)
 
 
