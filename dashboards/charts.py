@@ -225,9 +225,12 @@ def forecast_vs_compute(
 def emergence_points(rows: pd.DataFrame, axis: str = "flops") -> alt.LayerChart:
     """The portfolio: each benchmark's few-shot emergence point with its interval, coloured by trust."""
     if axis == "flops":
+        # the axis spans the estimates (x100 either side): an interval running past it is cut at the edge
+        lo, hi = float(rows["estimate"].min()) / 100, float(rows["estimate"].max()) * 100
+        lo, hi = max(lo, float(rows["lower"].min()) / 1.5), min(hi, float(rows["upper"].max()) * 1.5)
         x = alt.X(
             "estimate:Q",
-            scale=alt.Scale(type="log"),
+            scale=alt.Scale(type="log", domain=[lo, hi], clamp=True, nice=False),
             title="few-shot emergence (training FLOPs, log)",
             axis=alt.Axis(format=".0e"),
         )
@@ -235,83 +238,81 @@ def emergence_points(rows: pd.DataFrame, axis: str = "flops") -> alt.LayerChart:
         x = alt.X(
             "estimate:Q", scale=alt.Scale(zero=False, reverse=True), title="few-shot emergence (loss, nats)"
         )
-    y = alt.Y("benchmark:N", sort=alt.EncodingSortField("estimate", order="ascending"), title=None)
+    y = alt.Y(
+        "benchmark:N",
+        sort=alt.EncodingSortField("estimate", order="ascending"),
+        title=None,
+        axis=alt.Axis(labelLimit=320),
+    )
     color = alt.Color("trust:N", scale=TRUST_COLORS, title="backtest trust")
     tip = ["benchmark", alt.Tooltip("estimate:Q", format=".3e"), alt.Tooltip("lower:Q", format=".3e"),
-           alt.Tooltip("upper:Q", format=".3e"), "trust", "source"]  # fmt: skip
+           alt.Tooltip("upper:Q", format=".3e"), "trust", "ladder", "source"]  # fmt: skip
     bars = alt.Chart(rows).mark_rule(strokeWidth=2).encode(x="lower:Q", x2="upper:Q", y=y, color=color)
     pts = alt.Chart(rows).mark_point(filled=True, size=80).encode(x=x, y=y, color=color, tooltip=tip)
     return alt.layer(bars, pts).properties(height=max(180, 36 * len(rows)))
 
 
-def backtest_elbows(cutoffs: pd.DataFrame, actual: float | None, threshold: float) -> alt.LayerChart:
-    """Predicted few-shot elbow per FLOPs cutoff against the elbow fitted on all few-shot results."""
-    c = cutoffs.dropna(subset=["predicted_elbow"]).copy()
-    for a, b in (("lower", "predicted_lower"), ("upper", "predicted_upper")):
-        if a in c.columns and b not in c.columns:
-            c[b] = c[a]
-    values = [*c["predicted_elbow"], *c.get("predicted_lower", []), *c.get("predicted_upper", [])]
-    if actual is not None:
-        values += [actual - threshold, actual + threshold]
-    values = [v for v in values if v is not None and math.isfinite(v)]
-    domain = [min(values) - 0.02, max(values) + 0.02] if values else alt.Undefined
-    yscale = alt.Scale(zero=False, domain=domain, nice=False)
-    c["outcome"] = np.where(c["success"], f"within {threshold:g} nats", "missed")
-    x = alt.X(
-        "cutoff_flops:Q",
-        scale=alt.Scale(type="log"),
-        title="FLOPs cutoff (largest model fitted, log)",
-        axis=alt.Axis(format=".0e"),
+def plan_grid(plan_runs: pd.DataFrame, table: pd.DataFrame) -> alt.LayerChart:
+    """The planned runs as a grid of checkpoint (weakest first) x data amount: a cell's number is how many
+    seeds the plan buys there; grey cells are already measured."""
+    planned = (
+        plan_runs.groupby(["checkpoint", "pretraining_loss", "data_amount"], as_index=False)
+        .agg(runs=("seed", "size"))
+        .assign(what="planned")
     )
+    done = (
+        table.groupby(["checkpoint", "pretraining_loss", "data_amount"], as_index=False)
+        .agg(runs=("seed", "nunique"))
+        .assign(what="measured")
+    )
+    cells = pd.concat([done, planned], ignore_index=True)
+    cells["data"] = cells["data_amount"].map(_amount_label)
+    order_ck = (
+        cells.drop_duplicates("checkpoint")
+        .sort_values("pretraining_loss", ascending=False)["checkpoint"]
+        .tolist()
+    )
+    order_d = _amount_order(cells["data_amount"])
+    x = alt.X("data:N", sort=order_d, title="finetuning data amount")
     y = alt.Y(
-        "predicted_elbow:Q",
-        scale=yscale,
-        title="few-shot elbow (pretraining loss, nats)",
+        "checkpoint:N",
+        sort=order_ck,
+        title="checkpoint (weakest first)",
+        axis=alt.Axis(labelLimit=260, labelOverlap=False, labelFontSize=10),
     )
-    color = alt.Color(
-        "outcome:N",
-        scale=alt.Scale(domain=[f"within {threshold:g} nats", "missed"], range=["#1a9850", "#d73027"]),
-        title=None,
+    tip = ["checkpoint", alt.Tooltip("pretraining_loss:Q", format=".3f"), "data", "runs", "what"]
+    measured = (
+        alt.Chart(cells[cells["what"] == "measured"]).mark_rect(color="#e0e0e0").encode(x=x, y=y, tooltip=tip)
     )
-    layers = []
-    if actual is not None:
-        band = pd.DataFrame([{"lo": actual - threshold, "hi": actual + threshold, "actual": actual}])
-        layers.append(
-            alt.Chart(band)
-            .mark_rect(opacity=0.12, color="#1a9850")
-            .encode(y=alt.Y("lo:Q", scale=yscale), y2="hi:Q")
+    plan = cells[cells["what"] == "planned"]
+    rects = (
+        alt.Chart(plan)
+        .mark_rect(stroke="#222", strokeWidth=0.5)
+        .encode(
+            x=x,
+            y=y,
+            color=alt.Color("runs:Q", scale=alt.Scale(scheme="oranges", domainMin=0), title="planned runs"),
+            tooltip=tip,
         )
-        layers.append(
-            alt.Chart(band)
-            .mark_rule(color="#222", strokeDash=[5, 3])
-            .encode(
-                y="actual:Q", tooltip=[alt.Tooltip("actual:Q", title="actual few-shot elbow", format=".3f")]
-            )
-        )
-    if {"predicted_lower", "predicted_upper"} <= set(c.columns):
-        layers.append(
-            alt.Chart(c).mark_rule().encode(x=x, y="predicted_lower:Q", y2="predicted_upper:Q", color=color)
-        )
-    tip = [alt.Tooltip("cutoff_flops:Q", format=".3e"), alt.Tooltip("predicted_elbow:Q", format=".3f"),
-           alt.Tooltip("error_nats:Q", format=".3f"), alt.Tooltip("advance_factor:Q", format=".2f")]  # fmt: skip
-    layers.append(alt.Chart(c).mark_point(filled=True, size=90).encode(x=x, y=y, color=color, tooltip=tip))
-    return alt.layer(*layers).properties(height=340)
+    )
+    text = alt.Chart(plan).mark_text(fontSize=11).encode(x=x, y=y, text="runs:Q")
+    return alt.layer(measured, rects, text).properties(height=max(200, 15 * len(order_ck)))
 
 
-def backtest_errors(cutoffs: pd.DataFrame, threshold: float) -> alt.LayerChart:
-    """Error of the predicted elbow (nats) per cutoff, with the success threshold."""
-    c = cutoffs.dropna(subset=["error_nats"])
-    x = alt.X(
-        "cutoff_flops:Q", scale=alt.Scale(type="log"), title="FLOPs cutoff (log)", axis=alt.Axis(format=".0e")
+def trust_by_ladder(table: pd.DataFrame) -> alt.Chart:
+    """How many of each ladder's benchmarks the backtest rates high, medium, low or untested."""
+    counts = table.groupby(["ladder", "trust"], as_index=False).agg(benchmarks=("benchmark", "size"))
+    order = list(TRUST_COLORS.domain)
+    counts["order"] = counts["trust"].map(order.index)
+    return (
+        alt.Chart(counts)
+        .mark_bar()
+        .encode(
+            x=alt.X("benchmarks:Q", title="benchmarks", axis=alt.Axis(tickMinStep=1)),
+            y=alt.Y("ladder:N", title=None),
+            color=alt.Color("trust:N", scale=TRUST_COLORS, title="trust"),
+            order=alt.Order("order:Q"),
+            tooltip=["ladder", "trust", "benchmarks"],
+        )
+        .properties(height=90 + 30 * counts["ladder"].nunique())
     )
-    pts = (
-        alt.Chart(c)
-        .mark_line(point=True, color="#3b528b")
-        .encode(x=x, y=alt.Y("error_nats:Q", title="|predicted − actual| (nats)"))
-    )
-    rule = (
-        alt.Chart(pd.DataFrame([{"t": threshold}]))
-        .mark_rule(color="#d73027", strokeDash=[4, 3])
-        .encode(y="t:Q")
-    )
-    return alt.layer(pts, rule).properties(height=340)

@@ -16,6 +16,7 @@ import streamlit as st
 from emergence.builtin import shipped_store
 from emergence.errors import EmergenceError
 from emergence.store import Store
+from emergence.table import is_loss_metric
 
 SHIPPED_STORE = shipped_store()
 LIVE_DEMO_STORE = Path(os.environ.get("EMERGENCE_LIVE_STORE") or Path("runs") / "demo.sqlite")
@@ -82,27 +83,73 @@ def _read(path: str, key: tuple, what: str, task: str | None = None, metric: str
 
 
 def _benchmarks(store: Store) -> pd.DataFrame:
-    """One row per (task, metric) with results or a forecast: counts of runs and checkpoints."""
+    """One row per (task, metric) of accuracy with results or a forecast: counts of runs and checkpoints,
+    whether only few-shot results exist (the chain's case), and the ladder its checkpoints came from (a
+    task's own loss, e.g. bits per byte, is an intermediate of the chain, not a benchmark)."""
     res = store.results()
+    columns = ["task", "metric", "runs", "checkpoints", "data_amounts", "few_shot_only", "ladder", "families"]
     if res.empty:
-        grid = pd.DataFrame(columns=["task", "metric", "runs", "checkpoints", "data_amounts"])
+        grid = pd.DataFrame(columns=columns)
     else:
+        res = res[~res["metric"].map(is_loss_metric)]
+        sources = store.checkpoints().set_index("checkpoint_id")["source"]
+        res = res.assign(source=res["checkpoint"].map(sources))
         grid = (
             res.groupby(["task", "metric"])
             .agg(
                 runs=("run_id", "nunique"),
                 checkpoints=("checkpoint", "nunique"),
                 data_amounts=("data_amount", "nunique"),
+                few_shot_only=("data_amount", lambda d: bool((d == 0).all())),
+                ladder=("source", ladder_label),
             )
             .reset_index()
         )
+        grid["families"] = [_families(part) for _, part in res.groupby(["task", "metric"])]
     fc = store.forecasts()
     if not fc.empty:
         extra = fc[["task", "metric"]].drop_duplicates()
         grid = grid.merge(extra, on=["task", "metric"], how="outer")
     for col in ("runs", "checkpoints", "data_amounts"):
         grid[col] = grid[col].fillna(0).astype(int)
-    return grid.sort_values(["task", "metric"]).reset_index(drop=True)
+    grid["few_shot_only"] = grid["few_shot_only"].astype("boolean").fillna(False).astype(bool)
+    grid["ladder"] = grid["ladder"].fillna("imported forecast")
+    grid["families"] = grid["families"].fillna("")
+    return grid[columns].sort_values(["task", "metric"]).reset_index(drop=True)
+
+
+def ladder_label(sources: pd.Series) -> str:
+    """The ladder a benchmark's checkpoints came from, by their sources: the folder of the files ingested
+    (their common folder: "olmo-ladder"), the builder ("toy-ladder"), or the source named ("simulated")."""
+    names, paths = set(), []
+    for source in set(map(str, sources.dropna())):
+        head, _, rest = source.partition(":")
+        if head != "ingested":
+            names.add(head or "unknown")
+            continue
+        where = rest.partition(":")[2]
+        if "/" in where:
+            paths.append(where)
+        else:
+            names.add(where or "ingested")
+    if paths:
+        try:
+            common = Path(os.path.commonpath(paths)) if len(paths) > 1 else Path(paths[0])
+            names.add(common.parent.name if common.suffix else common.name or "ingested")
+        except ValueError:  # absolute and relative paths mixed
+            names.add("ingested")
+    return " + ".join(sorted(names)) or "unknown"
+
+
+def _families(rows: pd.DataFrame) -> str:
+    """The model families of a benchmark's checkpoints, smallest models first."""
+    if "family" not in rows or rows["family"].isna().all():
+        return ""
+    if "params" in rows and rows["params"].notna().any():
+        order = rows.groupby("family")["params"].median().sort_values().index
+    else:
+        order = sorted(rows["family"].dropna().astype(str).unique())
+    return ", ".join(map(str, order))
 
 
 def _data_hashes(store: Store) -> dict[tuple[str, str], str]:
@@ -112,6 +159,8 @@ def _data_hashes(store: Store) -> dict[tuple[str, str], str]:
     res = store.results()
     out = {}
     for (task, metric), part in res.groupby(["task", "metric"]):
+        if is_loss_metric(metric):
+            continue
         try:
             out[(task, metric)] = forecast.data_hash(forecast.fit_table(part, task, metric))
         except EmergenceError:
@@ -158,37 +207,6 @@ def doc_chance(doc: dict | None) -> float | None:
     options = ((doc or {}).get("provenance") or {}).get("options") or {}
     chance = options.get("chance")
     return None if chance is None else float(chance)
-
-
-def trust_mark(doc: dict | None) -> dict:
-    """How far to trust a forecast, from its backtest: a mark (high, medium, low, untested) and a detail line.
-
-    high: median backtest error at most 0.05 nats over at least 3 fitted cutoffs, at least 80% of them within
-    0.1 nats (the paper's success); medium: median error at most 0.1 nats (or a lower error from fewer
-    than 3 fitted cutoffs: one good prediction is not a track record); low: otherwise.
-    """
-    bt = (doc or {}).get("backtest") or {}
-    if bt.get("status") != "done":
-        reason = bt.get("reason") or ("no exported forecast" if doc is None else "no backtest")
-        return {"mark": "untested", "detail": reason, "median_error": None, "advance": None}
-    err, rate, adv = bt.get("median_error_nats"), bt.get("success_rate"), bt.get("advance_factor")
-    n = len(bt.get("cutoffs") or [])
-    fitted = sum(c.get("error_nats") is not None for c in bt.get("cutoffs") or [])
-    if err is None:
-        mark = "low"
-    elif err <= 0.05 and (rate is None or rate >= 0.8) and fitted >= 3:
-        mark = "high"
-    elif err <= 0.1:
-        mark = "medium"
-    else:
-        mark = "low"
-    parts = [f"median error {err:.3f} nats" if err is not None else "no successful cutoff"]
-    parts.append(f"{fitted} of {n} cutoffs fitted")
-    if rate is not None:
-        parts.append(f"{rate:.0%} within {bt.get('success_threshold_nats', 0.1):g} nats")
-    if adv:
-        parts.append(f"advance {adv:.1f}×")
-    return {"mark": mark, "detail": ", ".join(parts), "median_error": err, "advance": adv}
 
 
 def doc_budgets(doc: dict | None) -> pd.DataFrame:

@@ -1,7 +1,7 @@
 """A real-browser check of the dashboard: serve it on loopback, load each page in headless Chromium, save PNGs.
 
     python dashboards/screenshots.py [--store PATH] [--out DIR] [--readme docs/dashboard-benchmark.png]
-                                     [--task toy_sum_qa]
+                                     [--task toy_sum_qa] [--pages benchmark ...] [--size 1400,4000]
 
 Without --store it builds a simulated store (dashboards/demo_store.py) in a temporary folder. Needs Debian's
 ``chromium`` (``apt-get install -y chromium``). Prints one line per page: the PNG and its size.
@@ -38,15 +38,18 @@ CHROMIUM_FLAGS = [
 READY = {  # text each page shows once its script has finished
     "portfolio": "All benchmarks",
     "benchmark": "Fitted parameters",
-    "backtest": "Per cutoff",
+    "backtest": "One benchmark",
     "runs": "All runs",
     "import_export": "Tables (CSV)",
 }
 BUSY = (
     'data-testid="stSpinner"',
     'data-testid="stSkeleton"',
-    "Fitting the emergence law",
+    "Fitting the forecast",
     "Running the backtest",
+    "Replaying the chain",
+    "Planning the runs",
+    "Forecasting from the checkpoints",
 )
 DOM_MARKS = {
     "charts": "stVegaLiteChart",
@@ -111,8 +114,13 @@ def main() -> None:
     parser.add_argument("--store", type=Path, help="the store to show (default: a simulated one)")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "screenshots")
     parser.add_argument("--readme", type=Path, help="also save a small benchmark-page PNG here")
-    parser.add_argument("--task", help="the benchmark that PNG shows (default: the page's first)")
+    parser.add_argument(
+        "--task", help="the benchmark the Benchmark and Backtest pages show (default: the first)"
+    )
     parser.add_argument("--pages", nargs="*", default=list(PAGES))
+    parser.add_argument(
+        "--size", default="1400,1800", help="window width,height (a tall one shows whole pages)"
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -126,23 +134,26 @@ def main() -> None:
         port = free_port()
         proc = serve(store.resolve(), port)
         try:
-            for name in args.pages:  # warm up: the first visits pay the imports, store reads and live fits
+            query = f"?task={urllib.parse.quote(args.task)}" if args.task else ""
+            paged = ("benchmark", "backtest")  # the pages that take ?task=
+            urls = {n: f"http://127.0.0.1:{port}/{PAGES[n]}" + (query * (n in paged)) for n in args.pages}
+            # warm up: the first visits pay the imports, store reads and live fits
+            for name, url in urls.items():
                 deadline = time.time() + 180
                 while time.time() < deadline:
-                    dom = chromium(f"http://127.0.0.1:{port}/{PAGES[name]}", "--dump-dom")
+                    dom = chromium(url, "--dump-dom")
                     if READY[name] in dom and not any(mark in dom for mark in BUSY):
                         break
                     time.sleep(3)
-            for name in args.pages:
-                url, png = f"http://127.0.0.1:{port}/{PAGES[name]}", args.out / f"{name}.png"
+            for name, url in urls.items():
+                png = args.out / f"{name}.png"
                 for _ in range(4):  # a busy machine can outlast the virtual-time budget: retry a blank page
-                    chromium(url, f"--screenshot={png}")
+                    chromium(url, f"--screenshot={png}", size=args.size)
                     if png.stat().st_size > 30 * 1024:
                         break
                 print(f"{name:14s} {png}  {png.stat().st_size / 1024:.0f} KiB  {check(url)}")
             if args.readme:
                 args.readme.parent.mkdir(parents=True, exist_ok=True)
-                query = f"?task={urllib.parse.quote(args.task)}" if args.task else ""
                 chromium(
                     f"http://127.0.0.1:{port}/benchmark{query}",
                     f"--screenshot={args.readme}",

@@ -4,62 +4,101 @@ from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
-from emergence.dashboards import charts, data, fits
+from emergence.dashboards import charts, data, fits, trust
+
+LIVE_CHAINS = 4  # few-shot benchmarks without a forecast fitted live without asking (a chain takes seconds)
 
 st.title("Portfolio")
 st.caption(
-    "When each capability is predicted to emerge few-shot: the elbow of the emergence law extrapolated to "
-    "the low-data limit, in pretraining loss and in training FLOPs, with 90% intervals. Trust comes from "
-    "the backtest (predicting the elbow from checkpoints before emergence)."
+    "When each capability is predicted to emerge few-shot, in pretraining loss and in training FLOPs with "
+    "90% intervals: the elbow of the emergence law extrapolated to the low-data limit (ladders with "
+    "finetuned runs), or where the chain's accuracy leaves its floor (ladders of few-shot results). Trust "
+    "comes from each forecast's own backtest."
 )
 path = data.store_path()
 benchmarks = data.benchmarks_or_stop(path)
 
 docs = data.latest_forecasts(path)
 hashes = data.read(path, "data_hashes")
+documented = {(t, m) for t, m in zip(docs["task"], docs["metric"], strict=True)} if not docs.empty else set()
+waiting = benchmarks[
+    benchmarks["few_shot_only"]
+    & ~pd.Series([(t, m) in documented for t, m in zip(benchmarks["task"], benchmarks["metric"], strict=True)],
+                 index=benchmarks.index, dtype=bool)
+]  # fmt: skip
+live = len(waiting) <= LIVE_CHAINS or st.toggle(
+    f"Fit the {len(waiting)} few-shot benchmarks without a forecast live (a few seconds each, once)",
+    value=False,
+    key="portfolio_live",
+    help="Each is fitted by the chain, with its backtest, as `emergence forecast` would; the fits are kept "
+    "while the store is unchanged. Off: they are listed without a forecast.",
+)
+
+
+def _interval(section: dict | None, key: str) -> dict:
+    section = section or {}
+    return {
+        key: section.get("estimate"),
+        f"{key}_lower": section.get("lower"),
+        f"{key}_upper": section.get("upper"),
+    }
+
+
 rows = []
 for b in benchmarks.itertuples(index=False):
-    doc = data.forecast_document(path, b.task, b.metric) if not docs.empty else None
-    row = {"benchmark": b.task, "metric": b.metric, "runs": b.runs, "checkpoints": b.checkpoints}
+    doc = data.forecast_document(path, b.task, b.metric) if (b.task, b.metric) in documented else None
+    row = {
+        "benchmark": b.task,
+        "metric": b.metric,
+        "ladder": b.ladder,
+        "runs": b.runs,
+        "checkpoints": b.checkpoints,
+    }
     if doc is not None:
         ep = doc["emergence_point"]
-        loss, flops = ep.get("loss") or {}, ep.get("flops") or {}
         fresh = doc["provenance"].get("data_hash") == hashes.get((b.task, b.metric))
-        trust = data.trust_mark(doc)
-        row |= {
-            "status": "found" if ep["status"] == "found" else "no elbow",
-            "loss": loss.get("estimate"),
-            "loss_lower": loss.get("lower"),
-            "loss_upper": loss.get("upper"),
-            "flops": flops.get("estimate"),
-            "flops_lower": flops.get("lower"),
-            "flops_upper": flops.get("upper"),
-            "trust": trust["mark"],
-            "backtest": trust["detail"],
-            "advance": trust["advance"],
-            "source": f"forecast {doc['provenance']['created_at'][:10]}"
-            + ("" if fresh else " (results changed since)"),
-            "note": ep.get("reason") or "",
-        }
+        mark = trust.trust_mark(doc)
+        method = "chain" if doc.get("method") == "chain" else "emergence law"
+        row |= {"status": "found" if ep["status"] == "found" else "no elbow", "method": method}
+        row |= _interval(ep.get("loss"), "loss") | _interval(ep.get("flops"), "flops")
+        row |= {"trust": mark["mark"], "backtest": mark["detail"], "advance": mark["advance"],
+                "source": f"forecast {doc['provenance']['created_at'][:10]}" + ("" if fresh else " (results changed since)"),
+                "note": ep.get("reason") or ""}  # fmt: skip
+    elif b.few_shot_only and not live:
+        row |= {"status": "not forecast", "method": "chain", "trust": "untested", "source": "none",
+                "backtest": "no forecast yet", "note": f"emergence forecast --task {b.task} --metric {b.metric}"}  # fmt: skip
     else:
         fit = fits.benchmark_fit(path, b.task, b.metric)
-        p = fit.point
-        row |= {
-            "status": "found" if p is not None else "no elbow",
-            "loss": getattr(p, "loss", None),
-            "loss_lower": getattr(p, "loss_lower", None),
-            "loss_upper": getattr(p, "loss_upper", None),
-            "flops": getattr(p, "flops", None),
-            "flops_lower": getattr(p, "flops_lower", None),
-            "flops_upper": getattr(p, "flops_upper", None),
-            "trust": "untested",
-            "backtest": "no exported forecast: see the Backtest page",
-            "advance": None,
-            "source": "live fit",
-            "note": fit.error or "",
-        }
+        if fit.chain is not None:
+            ep, mark = fit.chain_point or {}, trust.chain_trust(fit.chain.backtest, fit.chain.scale)
+            row |= {"status": "found" if ep.get("status") == "found" else "no elbow", "method": "chain"}
+            row |= _interval(ep.get("loss"), "loss") | _interval(ep.get("flops"), "flops")
+            row |= {
+                "trust": mark["mark"],
+                "backtest": mark["detail"],
+                "source": "live fit",
+                "note": ep.get("reason") or "",
+            }
+        else:
+            p = fit.point
+            row |= {
+                "status": "found" if p is not None else "no elbow",
+                "method": "emergence law",
+                "loss": getattr(p, "loss", None),
+                "loss_lower": getattr(p, "loss_lower", None),
+                "loss_upper": getattr(p, "loss_upper", None),
+                "flops": getattr(p, "flops", None),
+                "flops_lower": getattr(p, "flops_lower", None),
+                "flops_upper": getattr(p, "flops_upper", None),
+                "trust": "untested",
+                "backtest": "no exported forecast: see the Backtest page",
+                "source": "live fit",
+                "note": fit.error or "",
+            }
     rows.append(row)
-table = pd.DataFrame(rows)
+columns = ["benchmark", "metric", "trust", "status", "loss", "loss_lower", "loss_upper", "flops", "flops_lower",
+           "flops_upper", "backtest", "ladder", "method", "advance", "source", "runs", "checkpoints", "note"]  # fmt: skip
+table = pd.DataFrame(rows).reindex(columns=columns)
 
 found = table[table["status"] == "found"]
 c = st.columns(4)
@@ -67,6 +106,46 @@ c[0].metric("Benchmarks", len(table))
 c[1].metric("Emergence located", len(found))
 c[2].metric("Trusted (backtest high)", int((table["trust"] == "high").sum()))
 c[3].metric("From exported forecasts", int(table["source"].str.startswith("forecast").sum()))
+
+st.subheader("Trust by ladder")
+VERDICTS = {
+    "high": "believe them",
+    "medium": "plan with a margin",
+    "low": "do not act on them alone",
+    "untested": "no track record yet",
+}
+
+
+def _verdict(marks: pd.Series) -> str:
+    """The mark most of a ladder's tested benchmarks share (the weaker one on a tie), in a planner's words."""
+    tested = marks[marks != "untested"].value_counts()
+    if tested.empty:
+        return VERDICTS["untested"]
+    weakest = max((m for m in tested.index if tested[m] == tested.max()), key=list(VERDICTS).index)
+    return f"{weakest}: {VERDICTS[weakest]}"
+
+
+ladders = table.groupby("ladder").agg(
+    verdict=("trust", _verdict),
+    benchmarks=("benchmark", "size"),
+    **{mark: ("trust", lambda s, m=mark: int((s == m).sum())) for mark in VERDICTS},
+    located=("status", lambda s: int((s == "found").sum())),
+    method=("method", lambda s: ", ".join(sorted(set(s.dropna())))),
+)
+ladders["families"] = benchmarks.groupby("ladder")["families"].first().reindex(ladders.index)
+left, right = st.columns([1, 2])
+left.altair_chart(charts.trust_by_ladder(table), width="stretch")
+right.dataframe(
+    ladders.reset_index(),
+    hide_index=True,
+    width="stretch",
+    column_config={"verdict": st.column_config.TextColumn("verdict", width="medium")},
+)
+st.caption(
+    "A ladder is where the checkpoints came from (the folder ingested, or the builder). The emergence law "
+    "is trusted by its backtest in nats (the elbow predicted from checkpoints below a FLOPs cutoff); the "
+    "chain by its own backtest in accuracy points (held-out larger or longer runs) and its 90% coverage."
+)
 
 st.subheader("Few-shot emergence points")
 axis = "flops" if found["flops"].notna().any() else "loss"
