@@ -97,6 +97,7 @@ def forecast(
         command=command,
         store=str(store.path),
         progress=progress,
+        task_loss=task_loss_rows(store, task, metric),
     )
     save_fits(store, fit)
     store.add_forecast(document)
