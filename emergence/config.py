@@ -244,6 +244,27 @@ class FinetuneSpec(Spec):
     lora_targets: list[str] | None = Field(
         None, description="LoRA target modules (chosen per architecture if absent)."
     )
+    replay_corpus: Path | None = Field(
+        None,
+        description="A text file like the pretraining text: windows of it are mixed into every finetuning step "
+        "(loss on all their tokens), so finetuning does not erase what pretraining stored. A toy ladder "
+        "writes one (replay.txt) into its folder.",
+    )
+    replay_windows: Annotated[int, Field(ge=0, le=4096)] = Field(
+        0, description="Windows of the replay corpus per step (0: no replay)."
+    )
+    replay_length: Annotated[int, Field(gt=1, le=65_536)] = Field(48, description="Tokens per replay window.")
+
+    @field_validator("replay_corpus")
+    @classmethod
+    def _replay_path(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return _resolve(value, info, must_exist=False)  # a toy ladder writes it when it is built
+
+    @model_validator(mode="after")
+    def _replay_needs_a_corpus(self) -> FinetuneSpec:
+        if self.replay_windows and self.replay_corpus is None:
+            raise ValueError("replay_windows needs a replay_corpus (a text file like the pretraining text)")
+        return self
 
     def examples_seen(self, data_amount: int) -> int:
         """Examples a finetune on data_amount examples processes (steps x batch; 0 for few-shot)."""

@@ -104,6 +104,9 @@ def finetune(
     lora_targets: list[str] | str | None = _DEFAULTS.lora_targets,
     weight_decay: float = 0.0,
     warmup_fraction: float = 0.1,
+    replay_corpus: str | None = None,
+    replay_windows: int = 0,
+    replay_length: int = _DEFAULTS.replay_length,
     copy_model: bool = True,
 ) -> PreTrainedModel:
     """Finetune a causal LM on examples; the finetuned model (LoRA merged back in), in eval mode, on the
@@ -129,6 +132,9 @@ def finetune(
         lora_r, lora_alpha: LoRA rank and scale (alpha defaults to 2 * r).
         lora_targets: module names for LoRA; default per architecture (LORA_TARGETS) or "all-linear".
         weight_decay, warmup_fraction: AdamW weight decay; the share of steps with linear warmup.
+        replay_corpus, replay_windows, replay_length: mix ``replay_windows`` windows of ``replay_length``
+            tokens of this text file into every step (next-token loss on all their tokens, added to the
+            answers' loss), so that finetuning keeps what pretraining stored.
         copy_model: finetune a deep copy, leaving the given model as it was.
     """
     _check(method, examples)
@@ -142,7 +148,8 @@ def finetune(
     total = steps if steps is not None else finetune_steps(len(encoded), epochs, batch_size, min_steps)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     batches = (_batch(batch, pad_id) for batch in _batches(encoded, batch_size, total, seed))
-    _train(model, batches, total, learning_rate, weight_decay, warmup_fraction, device)
+    replay = _replay(tokenizer, replay_corpus, replay_windows, replay_length, seed)
+    _train(model, batches, total, learning_rate, weight_decay, warmup_fraction, device, replay)
     if method == "lora":
         model = model.merge_and_unload()
     model.eval()
@@ -156,11 +163,31 @@ def _check(method: str, examples: Sequence[dict]) -> None:
         raise EmergenceError("finetune needs at least one example")
 
 
+def _replay(tokenizer, corpus: str | None, windows: int, length: int, seed: int):
+    """Endless batches of `windows` windows of the replay corpus (None without replay)."""
+    if not windows:
+        return None
+    if corpus is None:
+        raise EmergenceError("replay_windows needs a replay_corpus")
+    from emergence.files import read_text
+
+    ids = torch.tensor(tokenizer(read_text(corpus), add_special_tokens=False)["input_ids"])
+    n = len(ids) // length
+    if n < 1:
+        raise EmergenceError(
+            f"the replay corpus {corpus} holds fewer than {length} tokens; give a longer text"
+        )
+    chunks, generator = ids[: n * length].view(n, length), torch.Generator().manual_seed(seed)
+    return (chunks[torch.randint(0, n, (windows,), generator=generator)] for _ in iter(int, 1))  # endless
+
+
 def _train(
-    model, batches, total: int, learning_rate: float, weight_decay: float, warmup_fraction: float, device
-):
+    model, batches, total: int, learning_rate: float, weight_decay: float, warmup_fraction: float, device,
+    replay=None,
+):  # fmt: skip
     """`total` optimizer steps of AdamW on `batches` (inputs, mask, labels), gradients clipped to norm 1,
-    the learning rate on `warmup_then_linear_decay`."""
+    the learning rate on `warmup_then_linear_decay`; with `replay` (batches of token windows), their
+    next-token loss is added at every step."""
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=learning_rate, weight_decay=weight_decay)
     warmup = max(1, round(warmup_fraction * total))
@@ -171,6 +198,9 @@ def _train(
     for batch in batches:
         inputs, mask, labels = (t.to(device) for t in batch)
         loss = model(input_ids=inputs, attention_mask=mask, labels=labels).loss
+        if replay is not None:
+            windows = next(replay).to(device)
+            loss = loss + model(input_ids=windows, labels=windows).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()

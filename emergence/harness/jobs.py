@@ -95,6 +95,15 @@ def _finetune_settings(spec: SweepSpec) -> dict:
     if settings["method"] != "lora":  # LoRA knobs do not change a full finetune: keep its id stable
         settings.pop("lora_r")
         settings.pop("lora_targets")
+    if not settings["replay_windows"]:  # nor do replay knobs without replay
+        for key in ("replay_corpus", "replay_windows", "replay_length"):
+            settings.pop(key)
+        return settings
+    path = Path(settings["replay_corpus"])
+    if not path.is_file():
+        raise EmergenceError(f"the replay corpus {path} does not exist: give a text file (a toy ladder writes "
+                             "replay.txt into its folder when it is built)")  # fmt: skip
+    settings["replay_hash"] = "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()  # new text, new runs
     return settings
 
 

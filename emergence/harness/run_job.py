@@ -72,6 +72,7 @@ def _finetuned(model, tokenizer, job: Job, examples: list[dict]):
     settings = dict(job.finetune)
     method = settings.pop("method")
     settings.pop("prompt", None)
+    settings.pop("replay_hash", None)
     return finetune(model, tokenizer, examples, method=method, seed=job.seed, copy_model=False, **settings)
 
 

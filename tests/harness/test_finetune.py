@@ -109,3 +109,33 @@ def test_defaults_are_the_sweep_specs():
 def test_the_schedule_warms_up_from_the_first_step_and_decays_to_zero(warmup, total, expected):
     rates = [warmup_then_linear_decay(step, warmup, total) for step in range(total)]
     assert rates == pytest.approx(expected) and warmup_then_linear_decay(total, warmup, total) == 0.0
+
+
+def text_loss(model, tok, text: str) -> float:
+    ids = torch.tensor([tok(text)["input_ids"]])
+    with torch.no_grad():
+        return model(input_ids=ids, labels=ids).loss.item()
+
+
+def test_replay_keeps_the_pretraining_text_that_finetuning_alone_forgets(base, tok, examples, tmp_path):
+    """Mixing windows of a text into every step keeps its loss low where finetuning alone lets it drift."""
+    from emergence.ladder.toy.corpus import corpus_text
+
+    corpus = tmp_path / "replay.txt"
+    corpus.write_text(corpus_text(7, 20_000))
+    probe = corpus_text(7, 2_000)
+    settings = dict(learning_rate=1e-2, steps=40, batch_size=8)
+    alone = finetune(base, tok, examples, **settings)
+    replayed = finetune(
+        base, tok, examples, replay_corpus=str(corpus), replay_windows=8, replay_length=32, **settings
+    )
+    assert text_loss(replayed, tok, probe) < text_loss(alone, tok, probe) - 0.1
+    assert answer_logprob(replayed, tok, examples) > answer_logprob(base, tok, examples) + 1.0  # still learns
+
+
+def test_replay_without_a_corpus_or_with_too_short_a_one_is_refused(base, tok, examples, tmp_path):
+    with pytest.raises(EmergenceError, match="needs a replay_corpus"):
+        finetune(base, tok, examples, steps=1, replay_windows=4)
+    (tmp_path / "short.txt").write_text("1+1=2\n")
+    with pytest.raises(EmergenceError, match="fewer than 48 tokens"):
+        finetune(base, tok, examples, steps=1, replay_corpus=str(tmp_path / "short.txt"), replay_windows=4)

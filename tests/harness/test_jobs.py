@@ -194,3 +194,25 @@ def test_a_planned_spec_runs_only_its_runs_and_names_an_unknown_checkpoint():
     )
     with pytest.raises(EmergenceError, match="checkpoint 'z', which the ladder does not have"):
         expand_jobs(bad, bad.ladder.checkpoints)
+
+
+def test_replay_settings_enter_the_run_id_only_with_replay(tmp_path):
+    ladder = {"checkpoints": [{"id": "a", "hub": "o/a", "pretraining_loss": 3.0}]}
+    base = {"ladder": ladder, "tasks": ["t"], "data_amounts": [64]}
+    plain = expand_jobs(SweepSpec.model_validate(base), SweepSpec.model_validate(base).ladder.checkpoints)
+    idle = SweepSpec.model_validate(base | {"finetune": {"replay_length": 64}})  # no windows: no replay
+    assert [j.run_id for j in expand_jobs(idle, idle.ladder.checkpoints)] == [j.run_id for j in plain]
+    corpus = tmp_path / "replay.txt"
+    corpus.write_text("some text\n" * 100)
+    replay = SweepSpec.model_validate(
+        base | {"finetune": {"replay_corpus": str(corpus), "replay_windows": 8}}
+    )
+    first = expand_jobs(replay, replay.ladder.checkpoints)[0]
+    assert first.run_id != plain[0].run_id and first.finetune["replay_hash"].startswith("sha256:")
+    corpus.write_text("other text\n" * 100)  # new text: new runs
+    assert expand_jobs(replay, replay.ladder.checkpoints)[0].run_id != first.run_id
+    corpus.unlink()
+    with pytest.raises(EmergenceError, match="replay corpus .* does not exist"):
+        expand_jobs(replay, replay.ladder.checkpoints)
+    with pytest.raises(ValueError, match="replay_windows needs a replay_corpus"):
+        SweepSpec.model_validate(base | {"finetune": {"replay_windows": 8}})

@@ -4,11 +4,10 @@ import json
 import re
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from emergence.ladder.toy.build import build_toy_ladder
-from emergence.ladder.toy.knowledge import CHANCE, TASKS, KnowledgeWorld, write_task_data
+from emergence.ladder.toy.knowledge import BLOCK, CHANCE, TASKS, KnowledgeWorld, write_task_data
 from emergence.ladder.toy.tokenizer import build_word_tokenizer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -54,16 +53,21 @@ def test_benchmarks_ask_about_band_people_and_train_never_meets_test(world):
         assert not train & test and all(lo <= p < hi for p in train | test)
 
 
-def test_multiple_choice_is_at_exact_chance_for_a_model_blind_to_the_person(world):
-    test = world.task_docs("know_city_choice")["test"]
-    assert len(test) % 4 == 0
-    for favourite in range(4):  # a model that always picks the same option, or the same city
-        assert np.mean([d["label"] == favourite for d in test]) == CHANCE["know_city_choice"]
-    for i in range(0, len(test), 4):
-        block = test[i : i + 4]
-        assert all(d["choices"] == block[0]["choices"] for d in block)
-        assert sorted(d["label"] for d in block) == [0, 1, 2, 3]
-        assert all(d["choices"][d["label"]] == d["answer"] for d in block)
+def test_multiple_choice_needs_both_the_city_and_its_country(world):
+    """Each block of ten people from ten countries chooses among its cities x its countries: knowing one
+    of the two is worth 1/10, neither 1/100 (a favourite option is right for one item in 100)."""
+    test = world.task_docs("know_country_choice")["test"]
+    assert len(test) % BLOCK == 0
+    for i in range(0, len(test), BLOCK):
+        block = test[i : i + BLOCK]
+        options = block[0]["choices"]
+        assert len(options) == BLOCK**2 and all(d["choices"] == options for d in block)
+        cities = {o.split()[0] for o in options}
+        countries = {o.split()[1] for o in options}
+        assert len(cities) == len(countries) == BLOCK
+        assert all(options[d["label"]] == d["answer"] for d in block)
+        assert len({d["label"] for d in block}) == BLOCK  # each gold option once per block
+    assert CHANCE["know_country_choice"] == 1 / BLOCK**2
 
 
 def test_shipped_task_data_is_the_generators(tmp_path):

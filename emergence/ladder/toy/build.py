@@ -16,6 +16,8 @@ from emergence.ladder.toy.worlds import WORLDS, ToyWorld
 from emergence.progress import Progress, silent
 
 FLOPS_FORMULA = "6 * params * tokens"
+REPLAY_SEED, REPLAY_TOKENS = 555_557, 200_000
+"""The replay text a built ladder writes: a stream seed no size trains on, and its length."""
 COLUMNS = [
     "checkpoint_id",
     "path",
@@ -94,6 +96,9 @@ def build_toy_ladder(
     out_dir.mkdir(parents=True, exist_ok=True)
     quiet_libraries()
     rows = _train_sizes(out_dir, toy, names, seed, progress or silent)
+    replay = out_dir / "replay.txt"
+    if not replay.exists():  # text like the pretraining text, for finetuning's replay (FinetuneSpec)
+        replay.write_text(toy.text(REPLAY_SEED, REPLAY_TOKENS))
     table = pd.DataFrame(rows, columns=COLUMNS)
     if store is not None:
         _register(store, table, out_dir, toy)

@@ -54,8 +54,8 @@ class KnowledgeConfig:
     """The most frequent people, whose questions pretraining shows."""
     band: tuple[int, int] = (150, 950)
     """Frequency ranks from which the finetuning pool and the test people are drawn (never asked)."""
-    n_test: int = 288
-    n_pool: int = 512
+    n_test: int = 240
+    n_pool: int = 560
     n_cities: int = 100
     n_countries: int = 10
     n_employers: int = 100
@@ -141,6 +141,14 @@ class KnowledgeWorld:
                 out.append(f"p{people[i]} {BIO[name][template[i]]} {self.value(name, people[i])} .")
         return out
 
+    def text(self, seed: int, n_tokens: int) -> str:
+        """At least n_tokens tokens of the pretraining stream for a seed, as text (whole lines)."""
+        lines, chunk = [], 0
+        while sum(len(line.split()) + 1 for line in lines) < n_tokens:
+            lines += self.lines(seed, chunk)
+            chunk += 1
+        return "\n".join(lines) + "\n"
+
     def token_ids(self, seed: int, n_tokens: int) -> np.ndarray:
         """The first n_tokens token ids of the pretraining stream for a seed (each line ends with a newline):
         a longer stream continues a shorter one."""
@@ -155,45 +163,51 @@ class KnowledgeWorld:
         """Train (the finetuning pool, also the few-shot examples) and test docs of a benchmark."""
         if task not in TASKS:
             raise ValueError(f"unknown knowledge task {task!r}; known: {', '.join(TASKS)}")
-        two_hop = task == "know_country_qa"
+        if task == "know_country_qa":
+            return {split: [self._row(p) for p in people] for split, people in self._splits().items()}
+        return {split: self._cross_rows(people) for split, people in self._splits().items()}
 
-        def row(p: int) -> dict:
-            if two_hop:
-                return {
-                    "person": int(p),
-                    "question": self.two_hop_question(p),
-                    "answer": self.two_hop_answer(p),
-                }
-            return {"person": int(p), "question": self.question(p), "answer": self.value("city", p)}
+    def _splits(self) -> dict[str, np.ndarray]:
+        return {"train": self.pool, "test": self.test}
 
-        if task != "know_city_choice":
-            return {"train": [row(p) for p in self.pool], "test": [row(p) for p in self.test]}
-        return {"train": self._choice_rows(self.pool, row), "test": self._choice_rows(self.test, row)}
+    def _row(self, person: int) -> dict:
+        return {
+            "person": int(person),
+            "question": self.two_hop_question(person),
+            "answer": self.two_hop_answer(person),
+        }
 
-    def _choice_rows(self, people: np.ndarray, row) -> list[dict]:
-        """Blocks of four people with four different cities; each gets the block's four cities as options,
-        so each option is right once per block and a model blind to the person scores exactly 25%."""
+    def _cross_rows(self, people: np.ndarray) -> list[dict]:
+        """Blocks of BLOCK people from BLOCK different countries; each is asked to choose among the block's
+        cities crossed with the block's countries (BLOCK^2 options, the same for the whole block).
+
+        Log-likelihood scores add up over the answer's two words, so with four options a model that knows
+        only the person's city, or only the city's country, would already score half; crossed, either alone
+        is worth 1/BLOCK and the two together are needed. A model that knows neither scores 1/BLOCK^2."""
         free, rows = list(people), []
-        while len(free) >= 4:
-            block = [free.pop(0)]
-            for q in list(free):
-                if self.facts["city"][q] not in {self.facts["city"][b] for b in block}:
-                    block.append(q)
-                    free.remove(q)
-                if len(block) == 4:
+        while True:
+            block, countries = [], set()
+            for p in free:
+                if self.country(p) not in countries:
+                    block.append(p)
+                    countries.add(self.country(p))
+                if len(block) == BLOCK:
                     break
-            if len(block) < 4:
-                break
-            options = [self.value("city", b) for b in block]
-            rows += [row(b) | {"choices": options, "label": i} for i, b in enumerate(block)]
-        return rows
+            if len(block) < BLOCK:
+                return rows
+            free = [p for p in free if p not in block]
+            cities = [self.value("city", p) for p in block]
+            options = [f"{c} {k}" for c in cities for k in (self.country(p) for p in block)]
+            rows += [self._row(p) | {"choices": options, "label": options.index(self.two_hop_answer(p))}
+                     for p in block]  # fmt: skip
 
 
-TASKS = ("know_city_qa", "know_city_choice", "know_country_qa")
-"""know_city_qa: "which city is pX from ?" -> the city, generated, exact match (chance 0).
-know_city_choice: the same question, four cities as options in blocks of four (chance 0.25).
-know_country_qa: "which city and country is pX from ?" -> "cY kZ", exact match (chance 0)."""
-CHANCE = {"know_city_qa": 0.0, "know_city_choice": 0.25, "know_country_qa": 0.0}
+BLOCK = 10
+"""People per block of the multiple choice (options: BLOCK cities x BLOCK countries)."""
+TASKS = ("know_country_qa", "know_country_choice")
+"""know_country_qa: "which city and country is pX from ?" -> "cY kZ", generated, exact match (chance 0).
+know_country_choice: the same question, the answer chosen among 100 (chance 0.01; see `_cross_rows`)."""
+CHANCE = {"know_country_qa": 0.0, "know_country_choice": 0.01}
 
 
 def write_task_data(out_dir: str | Path, seed: int = 0, config: KnowledgeConfig | None = None) -> list[Path]:

@@ -17,6 +17,7 @@ import torch
 from transformers import PreTrainedTokenizerFast
 
 from emergence.ladder.toy import train
+from emergence.ladder.toy.corpus import corpus_text
 from emergence.ladder.toy.knowledge import KnowledgeWorld
 from emergence.ladder.toy.tokenizer import build_tokenizer, build_word_tokenizer
 from emergence.ladder.toy.train import ToySize
@@ -39,6 +40,8 @@ class ToyWorld:
     stream: Callable[[PreTrainedTokenizerFast, int, int], torch.Tensor]
     """(tokenizer, seed, n_tokens) -> the first n_tokens token ids of the pretraining text for a seed."""
     heldout_tokens: int
+    text: Callable[[int, int], str]
+    """(seed, n_tokens) -> about n_tokens of the pretraining text, for finetuning's replay."""
 
     def heldout(self, tokenizer: PreTrainedTokenizerFast) -> torch.Tensor:
         """The held-out slice on which every checkpoint's pretraining loss is measured."""
@@ -64,19 +67,20 @@ def _knowledge_size(name: str, hidden: int, tokens: float, lr: float) -> ToySize
 KNOWLEDGE_SIZES = {
     "micro": ToySize("micro", hidden=32, layers=1, heads=2, steps=24, batch_size=8, seq_len=64, warmup=4,
                      save_fractions=(0.5, 1.0)),
-    **{s.name: s for s in (_knowledge_size("s", 48, 0.5e6, 5e-3), _knowledge_size("m", 96, 1.3e6, 3e-3),
-                           _knowledge_size("l", 128, 2.0e6, 2e-3), _knowledge_size("xl", 256, 5.0e6, 1.5e-3))},
+    **{s.name: s for s in (_knowledge_size("s", 32, 0.28e6, 5e-3), _knowledge_size("m", 96, 1.3e6, 3e-3),
+                           _knowledge_size("l", 128, 2.0e6, 2e-3))},
 }  # fmt: skip
 
 WORLDS = {
     "arithmetic": ToyWorld(
         "arithmetic", train.SIZES, tuple(train.LADDER), tuple(train.REDUCED_LADDER), "toy", "toy-ladder",
         train.LOSS_CORPUS,
-        build_tokenizer, train.token_stream, 65_536,
+        build_tokenizer, train.token_stream, 65_536, lambda seed, n: corpus_text(seed, n),
     ),
     "knowledge": ToyWorld(
-        "knowledge", KNOWLEDGE_SIZES, ("s", "m", "l", "xl"), ("s", "m", "l"), "know", "knowledge-ladder",
+        "knowledge", KNOWLEDGE_SIZES, ("s", "m", "l"), ("s", "m", "l"), "know", "knowledge-ladder",
         "knowledge-heldout-v1",
         lambda: build_word_tokenizer(knowledge_world().words), _knowledge_stream, 32_768,
+        lambda seed, n: knowledge_world().text(seed, n),
     ),
 }  # fmt: skip
