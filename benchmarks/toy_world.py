@@ -1,9 +1,14 @@
-"""Does the toy world show what the method needs? Prints the figures of its acceptance (never pass/fail).
+"""Does a built-in world show what the method needs? Prints the figures of its acceptance (never pass/fail).
 
     python benchmarks/toy_world.py [STORE]    # default: the shipped full run, data/demo/store.sqlite
     python benchmarks/toy_world.py --max-tokens-per-param 0.9   # a probe on part of the ladder (below)
 
-Per built-in task and its headline metric, on the store's few-shot and finetuned results:
+Per built-in task found in the store (both worlds: arithmetic toy_sum_*, knowledge know_*) and its
+headline metric, on the store's few-shot and finetuned results:
+- like a real ladder: one sigmoid in pretraining loss fitted to every size's few-shot accuracies together
+  (its RMSE, and each emerged size's midpoint with the shared width and ceiling), the same at the largest
+  data amount; whether the smallest size ever leaves chance; the loss-vs-compute law over the ladder's
+  compute frontier (its RMSE);
 - few-shot emergence: the weaker third of checkpoints (by pretraining loss) against chance, and the
   strongest checkpoint;
 - the finetuning shift: an elbow fitted at each data amount alone (few-shot included), and whether it
@@ -25,16 +30,72 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+from scipy.optimize import curve_fit
 
+from emergence.builtin import known_chance
 from emergence.errors import EmergenceError
 from emergence.forecast import fit_table
-from emergence.law import EmergenceLaw, backtest, elbows_by_amount, forecast_before_emergence
+from emergence.law import ComputeLossLaw, EmergenceLaw, backtest, elbows_by_amount, forecast_before_emergence
 from emergence.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 LINKS = ("relu", "sigmoid")
-TASKS = {"toy_sum_qa": ("exact_match", 0.0), "toy_sum_choice": ("acc", 0.25)}
-"""Headline metric and chance level of each built-in task (exact match of a number; 4-way choice)."""
+TASKS = {"toy_sum_qa": "exact_match", "toy_sum_choice": "acc", "know_country_qa": "exact_match",
+         "know_country_choice": "acc"}  # fmt: skip
+"""Headline metric of each built-in task (their chance levels are in their YAMLs)."""
+
+
+def size_of(checkpoint: pd.Series) -> pd.Series:
+    return checkpoint.str.extract(r"-s\d+-([a-z]+)-step")[0]
+
+
+def line_up(table, chance: float, amount: int) -> None:
+    """One sigmoid in loss over every size's accuracies at one data amount; each emerged size's midpoint."""
+    t = table[table["data_amount"] == amount].groupby("checkpoint").agg(
+        loss=("pretraining_loss", "first"), acc=("accuracy", "mean")).reset_index()  # fmt: skip
+    t["size"] = size_of(t["checkpoint"])
+
+    def curve(x, top, mid, width):
+        return chance + (top - chance) / (1 + np.exp((x - mid) / width))
+
+    try:
+        (top, mid, width), _ = curve_fit(curve, t["loss"], t["acc"], p0=(0.9, t["loss"].median(), 0.05),
+                                         bounds=([chance, 0, 1e-3], [1, 10, 1]))  # fmt: skip
+    except (RuntimeError, ValueError) as exc:
+        print(f"  D = {amount}: no sigmoid ({exc})")
+        return
+    rmse = float(np.sqrt(np.mean((curve(t["loss"], top, mid, width) - t["acc"]) ** 2)))
+    mids = {}
+    for size, rows in t.groupby("size"):
+        if rows["acc"].max() - chance > 0.05:  # a size that left chance
+            (m,), _ = curve_fit(lambda x, m: curve(x, top, m, width), rows["loss"], rows["acc"], p0=(mid,))
+            mids[size] = m
+    spread = max(mids.values()) - min(mids.values()) if len(mids) > 1 else float("nan")
+    print(f"  D = {amount}: one sigmoid over all sizes, RMSE {100 * rmse:.1f} points (target <= 5); emerged "
+          f"sizes' midpoints " + ", ".join(f"{k} {v:.3f}" for k, v in mids.items())
+          + f": spread {spread:.3f} nats (target <= 0.05)")  # fmt: skip
+
+
+def like_a_ladder(table, chance: float) -> None:
+    fewshot = table[table["data_amount"] == 0].assign(size=lambda d: size_of(d["checkpoint"]))
+    smallest = fewshot.sort_values("params")["size"].iloc[0]
+    top = fewshot.loc[fewshot["size"] == smallest, "accuracy"].max()
+    print(f"like a real ladder: the smallest size ({smallest}) reaches {100 * (top - chance):+.1f} points over "
+          "chance few-shot (never emerges: within 3)")  # fmt: skip
+    line_up(table, chance, 0)
+    line_up(table, chance, int(table["data_amount"].max()))
+    ck = fewshot.groupby("checkpoint").agg(
+        flops=("flops", "first"), pretraining_loss=("pretraining_loss", "first")
+    )
+    ck = ck.sort_values("flops")
+    frontier = ck[ck["pretraining_loss"] <= ck["pretraining_loss"].cummin()].reset_index()
+    try:
+        law = ComputeLossLaw(n_boot=0).fit(frontier)
+        print(f"  loss vs compute over the frontier ({len(frontier)} checkpoints): RMSE {law.rmse:.3f} nats "
+              "(target <= 0.03)")  # fmt: skip
+    except EmergenceError as exc:
+        print(f"  loss vs compute over the frontier: no fit ({exc})")
 
 
 def report(table, task: str, chance: float) -> None:
@@ -56,6 +117,7 @@ def report(table, task: str, chance: float) -> None:
     worst = (third["acc"] - chance).abs().sort_values(ascending=False).index[:3]
     print("  furthest from chance: " + ", ".join(
         f"{c} (loss {third.loc[c, 'loss']:.3f}) {third.loc[c, 'acc']:.3f}" for c in worst))  # fmt: skip
+    like_a_ladder(table, chance)
 
     for link in LINKS:
         elbows = elbows_by_amount(table, link=link, chance=chance)
@@ -104,13 +166,11 @@ def main() -> None:
         kept = results.groupby(results["checkpoint"].str.rsplit("-", n=1).str[0])["checkpoint"].nunique()
         print(f"checkpoints with at most {args.max_tokens_per_param:g} tokens per parameter: "
               + ", ".join(f"{size} {n}" for size, n in kept.items()))  # fmt: skip
-    for task, (metric, chance) in TASKS.items():
-        try:
-            table = fit_table(results, task, metric)
-        except EmergenceError as exc:
-            print(f"\n== {task}: {exc}")
+    for task, metric in TASKS.items():
+        if task not in set(results["task"]):
             continue
-        report(table, task, chance)
+        table = fit_table(results, task, metric)
+        report(table, task, known_chance(task))
 
 
 if __name__ == "__main__":

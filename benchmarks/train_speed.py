@@ -1,6 +1,7 @@
 """Training throughput of each toy ladder size: tokens/s and the share of this CPU's fp32 limit.
 
-Usage: python benchmarks/train_speed.py [--sizes xs,s,m,l] [--steps 6] [--threads 2] [--peak-gflops 166]
+Usage: python benchmarks/train_speed.py [--world arithmetic|knowledge] [--sizes xs,s,m,l] [--steps 6]
+                                       [--threads 2] [--peak-gflops 166]
 
 FLOPs per step are counted as 6 * params * tokens (attention not counted), the ladder's own formula.
 The fp32 limit of the 2-core AMD EPYC here is about 2 cores x 2.6 GHz x 32 FLOP/cycle = 166 GFLOP/s.
@@ -16,15 +17,15 @@ import time
 import torch
 from transformers import LlamaForCausalLM
 
-from emergence.ladder.toy.tokenizer import build_tokenizer
-from emergence.ladder.toy.train import LADDER, SIZES, count_params
+from emergence.ladder.toy.train import count_params
+from emergence.ladder.toy.worlds import WORLDS, ToyWorld
 
 
-def measure(name: str, steps: int) -> tuple[int, float]:
+def measure(world: ToyWorld, name: str, steps: int) -> tuple[int, float]:
     """(params, tokens/s) of `steps` training steps of a size, after two warm-up steps."""
-    size = SIZES[name]
+    size = world.sizes[name]
     torch.manual_seed(0)
-    model = LlamaForCausalLM(size.config(len(build_tokenizer())))
+    model = LlamaForCausalLM(size.config(len(world.tokenizer())))
     optimizer = torch.optim.AdamW(model.parameters(), lr=size.lr)
     batch = torch.randint(4, 60, (size.batch_size, size.seq_len + 1))
     for i in range(steps + 2):
@@ -42,7 +43,8 @@ def measure(name: str, steps: int) -> tuple[int, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default=",".join(LADDER))
+    parser.add_argument("--world", default="arithmetic", choices=list(WORLDS))
+    parser.add_argument("--sizes", default=None, help="default: the world's full ladder")
     parser.add_argument("--steps", type=int, default=6)
     parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--peak-gflops", type=float, default=166.0)
@@ -50,10 +52,11 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     print(f"threads={args.threads} peak={args.peak_gflops:.0f} GFLOP/s load={os.getloadavg()[0]:.2f}")
     print(f"{'size':>5} {'params':>9} {'batch':>8} {'tokens/s':>9} {'GFLOP/s':>8} {'of peak':>7}")
-    for name in args.sizes.split(","):
-        params, tps = measure(name, args.steps)
+    world = WORLDS[args.world]
+    for name in args.sizes.split(",") if args.sizes else world.ladder:
+        params, tps = measure(world, name, args.steps)
         gflops = 6 * params * tps / 1e9
-        size = SIZES[name]
+        size = world.sizes[name]
         print(
             f"{name:>5} {params / 1e6:8.2f}M {size.batch_size:>3}x{size.seq_len:<4} {tps:9.0f} {gflops:8.1f} "
             f"{gflops / args.peak_gflops:7.0%}"

@@ -24,7 +24,9 @@ def dashboard_app() -> Path:
 
 
 def specs_dir() -> Path:
-    """The shipped sweep specs (``toy-demo.yaml``: the demo's live run; ``toy-full.yaml``: the shipped run)."""
+    """The shipped sweep specs: ``knowledge-demo.yaml`` (the demo's live run), ``knowledge-full.yaml`` and
+    ``toy-full.yaml`` (the shipped runs of the two worlds), ``toy-demo.yaml`` (a live run of the arithmetic
+    world)."""
     return _folder("emergence.data") / "specs"
 
 

@@ -1,8 +1,9 @@
-"""The main job: the dashboard on the shipped results at once, then the whole method live on the toy ladder.
+"""The main job: the dashboard on the shipped results at once, then the whole method live on a toy ladder.
 
-`emergence demo` (what `make demo` runs) starts the Streamlit dashboard on loopback, builds the reduced toy
-ladder, sweeps it over the built-in tasks, fits, backtests and forecasts each (task, metric), and writes
-the forecast JSON files. The dashboard re-reads the store as results land.
+`emergence demo` (what `make demo` runs) starts the Streamlit dashboard on loopback, builds the knowledge
+world's reduced ladder, sweeps it over its tasks, fits, backtests and forecasts each (task, metric), and
+writes the forecast JSON files; its summary leads with the forecast made before emergence and what then
+happened. The dashboard re-reads the store as results land.
 """
 
 from __future__ import annotations
@@ -66,17 +67,20 @@ def start_dashboard(port: int, log: Path, *, timeout: float = 120.0) -> tuple[su
     raise EmergenceError(f"the dashboard did not answer within {timeout:.0f} s; see {log}")
 
 
+LIVE_LADDER = Path("runs") / "knowledge-ladder"
+
+
 def live_spec(spec_path: Path | None = None):
-    """The live run's sweep spec: the given one, or the shipped toy-demo.yaml writing into ./runs/."""
+    """The live run's sweep spec: the given one, or the shipped knowledge-demo.yaml writing into ./runs/."""
     from emergence.config import SweepSpec
 
     if spec_path is not None:
         return SweepSpec.from_yaml(spec_path)
-    spec = SweepSpec.from_yaml(specs_dir() / "toy-demo.yaml")
-    ladder = spec.ladder.model_copy(
-        update={"toy": spec.ladder.toy.model_copy(update={"out_dir": Path("runs/toy-ladder").resolve()})}
-    )
-    return spec.model_copy(update={"store": LIVE_STORE.resolve(), "ladder": ladder})
+    spec = SweepSpec.from_yaml(specs_dir() / "knowledge-demo.yaml")
+    folder = LIVE_LADDER.resolve()
+    ladder = spec.ladder.model_copy(update={"toy": spec.ladder.toy.model_copy(update={"out_dir": folder})})
+    finetune = spec.finetune.model_copy(update={"replay_corpus": folder / "replay.txt"})
+    return spec.model_copy(update={"store": LIVE_STORE.resolve(), "ladder": ladder, "finetune": finetune})
 
 
 def run_live(

@@ -30,7 +30,7 @@ from emergence.errors import EmergenceError
     "spec_path",
     type=click.Path(path_type=Path),
     default=None,
-    help="The live run's sweep spec (default: the shipped toy-demo.yaml, writing into ./runs/).",
+    help="The live run's sweep spec (default: the shipped knowledge-demo.yaml, writing into ./runs/).",
 )
 @click.option("--port", type=int, default=8501, show_default=True, help="The dashboard's port on 127.0.0.1.")
 @click.option("--no-dashboard", is_flag=True, help="Only the live run; no dashboard.")
@@ -38,7 +38,8 @@ from emergence.errors import EmergenceError
 @click.option("--n-boot", type=int, default=200, show_default=True, help="Bootstrap resamples per forecast.")
 def demo(spec_path: Path | None, port: int, no_dashboard: bool, exit_after: bool, n_boot: int) -> None:  # fmt: skip
     """The main job: the dashboard on the shipped results at once, then the whole method live on the
-    reduced toy ladder (build, sweep, fit, backtest, forecast JSON), landing in the dashboard as it goes."""
+    knowledge world's reduced ladder (build, sweep, fit, backtest, forecast JSON), landing in the dashboard
+    as it goes; the summary leads with the forecast made before emergence and what then happened."""
     from emergence import demo as live
 
     live.environment()

@@ -54,7 +54,7 @@ def test_unwritable_store_is_a_clear_error(tmp_path):
 
 
 @pytest.mark.parametrize("command", ["ingest", "fit", "forecast", "backtest", "export", "import", "sweep", "run",
-                                     "demo", "paths", "store", "ladder", "spec"])  # fmt: skip
+                                     "demo", "paths", "store", "ladder", "spec", "plan"])  # fmt: skip
 def test_help(command):
     result = CliRunner().invoke(cli, [command, "--help"])
     assert result.exit_code == 0 and "Usage: " in result.output and "--help" in result.output

@@ -68,7 +68,7 @@ KNOWLEDGE_SIZES = {
     "micro": ToySize("micro", hidden=32, layers=1, heads=2, steps=24, batch_size=8, seq_len=64, warmup=4,
                      save_fractions=(0.5, 1.0)),
     **{s.name: s for s in (_knowledge_size("s", 32, 0.28e6, 5e-3), _knowledge_size("m", 96, 1.3e6, 3e-3),
-                           _knowledge_size("l", 128, 2.0e6, 2e-3))},
+                           _knowledge_size("l", 128, 3.5e6, 3e-3))},
 }  # fmt: skip
 
 WORLDS = {
@@ -78,7 +78,7 @@ WORLDS = {
         build_tokenizer, train.token_stream, 65_536, lambda seed, n: corpus_text(seed, n),
     ),
     "knowledge": ToyWorld(
-        "knowledge", KNOWLEDGE_SIZES, ("s", "m", "l"), ("s", "m", "l"), "know", "knowledge-ladder",
+        "knowledge", KNOWLEDGE_SIZES, ("s", "m", "l"), ("s", "m"), "know", "knowledge-ladder",
         "knowledge-heldout-v1",
         lambda: build_word_tokenizer(knowledge_world().words), _knowledge_stream, 32_768,
         lambda seed, n: knowledge_world().text(seed, n),
