@@ -50,8 +50,9 @@ def size_of(checkpoint: pd.Series) -> pd.Series:
     return checkpoint.str.extract(r"-s\d+-([a-z]+)-step")[0]
 
 
-def line_up(table, chance: float, amount: int) -> None:
-    """One sigmoid in loss over every size's accuracies at one data amount; each emerged size's midpoint."""
+def line_up(table, chance: float, amount: int) -> tuple[float, dict[str, float]]:
+    """One sigmoid in loss over every size's accuracies at one data amount: its RMSE, and each emerged
+    size's midpoint with the shared width and ceiling. Raises RuntimeError or ValueError when none fits."""
     t = table[table["data_amount"] == amount].groupby("checkpoint").agg(
         loss=("pretraining_loss", "first"), acc=("accuracy", "mean")).reset_index()  # fmt: skip
     t["size"] = size_of(t["checkpoint"])
@@ -59,18 +60,23 @@ def line_up(table, chance: float, amount: int) -> None:
     def curve(x, top, mid, width):
         return chance + (top - chance) / (1 + np.exp((x - mid) / width))
 
-    try:
-        (top, mid, width), _ = curve_fit(curve, t["loss"], t["acc"], p0=(0.9, t["loss"].median(), 0.05),
-                                         bounds=([chance, 0, 1e-3], [1, 10, 1]))  # fmt: skip
-    except (RuntimeError, ValueError) as exc:
-        print(f"  D = {amount}: no sigmoid ({exc})")
-        return
+    (top, mid, width), _ = curve_fit(curve, t["loss"], t["acc"], p0=(0.9, t["loss"].median(), 0.05),
+                                     bounds=([chance, 0, 1e-3], [1, 10, 1]))  # fmt: skip
     rmse = float(np.sqrt(np.mean((curve(t["loss"], top, mid, width) - t["acc"]) ** 2)))
     mids = {}
     for size, rows in t.groupby("size"):
         if rows["acc"].max() - chance > 0.05:  # a size that left chance
             (m,), _ = curve_fit(lambda x, m: curve(x, top, m, width), rows["loss"], rows["acc"], p0=(mid,))
-            mids[size] = m
+            mids[size] = float(m)
+    return rmse, mids
+
+
+def print_line_up(table, chance: float, amount: int) -> None:
+    try:
+        rmse, mids = line_up(table, chance, amount)
+    except (RuntimeError, ValueError) as exc:
+        print(f"  D = {amount}: no sigmoid ({exc})")
+        return
     spread = max(mids.values()) - min(mids.values()) if len(mids) > 1 else float("nan")
     print(f"  D = {amount}: one sigmoid over all sizes, RMSE {100 * rmse:.1f} points (target <= 5); emerged "
           f"sizes' midpoints " + ", ".join(f"{k} {v:.3f}" for k, v in mids.items())
@@ -83,8 +89,8 @@ def like_a_ladder(table, chance: float) -> None:
     top = fewshot.loc[fewshot["size"] == smallest, "accuracy"].max()
     print(f"like a real ladder: the smallest size ({smallest}) reaches {100 * (top - chance):+.1f} points over "
           "chance few-shot (never emerges: within 3)")  # fmt: skip
-    line_up(table, chance, 0)
-    line_up(table, chance, int(table["data_amount"].max()))
+    print_line_up(table, chance, 0)
+    print_line_up(table, chance, int(table["data_amount"].max()))
     ck = fewshot.groupby("checkpoint").agg(
         flops=("flops", "first"), pretraining_loss=("pretraining_loss", "first")
     )

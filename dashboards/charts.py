@@ -24,7 +24,9 @@ def sci(x: float | None) -> str:
 
 def default_budget(fit: BenchmarkFit, checkpoints: pd.DataFrame) -> float:
     """A first budget to show: the predicted emergence FLOPs, else 10x the ladder's largest model."""
-    if fit.point is not None and fit.point.flops:
+    if (
+        fit.point is not None and fit.point.flops and math.isfinite(fit.point.flops)
+    ):  # inf: beyond the loss law
         return float(f"{fit.point.flops:.3g}")
     top = checkpoints["flops"].max() if "flops" in checkpoints else None
     return float(f"{10 * top:.3g}") if top and math.isfinite(top) else 1e21
@@ -192,7 +194,9 @@ def forecast_vs_compute(
         .encode(x=x, y=alt.Y("prob:Q", title="P(emerged by this budget)", scale=alt.Scale(domain=[0, 1])))
     ]
     marks = []
-    if fit.point is not None and fit.point.flops:
+    if (
+        fit.point is not None and fit.point.flops and math.isfinite(fit.point.flops)
+    ):  # inf: beyond the loss law
         p = fit.point
         marks.append(
             pd.DataFrame([{"flops": p.flops, "lo": p.flops_lower, "hi": p.flops_upper, "what": "emergence"}])

@@ -10,13 +10,13 @@ import streamlit as st
 from emergence.dashboards import charts, data, fits
 from emergence.dashboards.fits import BenchmarkFit
 
-SHIPPED_SPEC = "data/specs/toy-full.yaml"
-"""The sweep spec that made the shipped demo store."""
+SHIPPED_SPECS = {"know": "data/specs/knowledge-full.yaml", "toy": "data/specs/toy-full.yaml"}
+"""The sweep specs that made the shipped demo store, by task prefix (one per built-in world)."""
 
 
 def cli_line(path: str, task: str, metric: str, runs: int, link: str, chance: float | None) -> str:
     """The `emergence plan` command that writes this plan as a sweep spec (next.yaml)."""
-    spec = SHIPPED_SPEC if data.is_shipped(path) else "SPEC.yaml"
+    spec = SHIPPED_SPECS.get(task.split("_")[0], "SPEC.yaml") if data.is_shipped(path) else "SPEC.yaml"
     words = ["emergence", "plan", spec, "--task", task, "--metric", metric, "--runs", str(runs)]
     words += ["--link", link] + (["--chance", f"{chance:g}"] if chance is not None else [])
     return " ".join(map(shlex.quote, words)) + " --out next.yaml"

@@ -1,8 +1,8 @@
-"""The shipped full toy run (data/demo/store.sqlite) shows what the README says it shows.
+"""The shipped full runs (data/demo/store.sqlite, both built-in worlds) show what docs/toy-world.md says.
 
-These read the shipped results only (no model is run): few-shot emergence, the finetuning shift of the
-elbow, and the few-shot elbow forecast from the checkpoints still at chance. `benchmarks/toy_world.py`
-prints the same figures.
+These read the shipped results only (no model is run): few-shot emergence, the knowledge world's line-up
+in loss across sizes, the finetuning shift of the elbow, and the few-shot elbow forecast from the
+checkpoints still at chance. `benchmarks/toy_world.py` prints the same figures (and those that miss).
 """
 
 from __future__ import annotations
@@ -12,12 +12,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from benchmarks.toy_world import line_up, size_of
+from emergence.builtin import known_chance
 from emergence.forecast import fit_table
 from emergence.law import EmergenceLaw, elbows_by_amount, forecast_before_emergence
 from emergence.store import Store
 
 SHIPPED = Path(__file__).resolve().parents[1] / "data" / "demo" / "store.sqlite"
-TASKS = {"toy_sum_qa": ("exact_match", 0.0), "toy_sum_choice": ("acc", 0.25)}
+TASKS = {"toy_sum_qa": ("exact_match", 0.0), "toy_sum_choice": ("acc", 0.25),
+         "know_country_qa": ("exact_match", 0.0), "know_country_choice": ("acc", 0.01)}  # fmt: skip
+KNOWLEDGE = ["know_country_qa", "know_country_choice"]
 
 pytestmark = pytest.mark.skipif(not SHIPPED.is_file(), reason="no shipped demo store yet")
 
@@ -69,3 +73,30 @@ def test_forecast_from_checkpoints_at_chance_lands_near_the_fewshot_elbow(result
     f = forecast_before_emergence(fit_table(results, "toy_sum_qa", metric), law)
     assert abs(f["error"]) <= 0.1 and abs(f["error"]) <= 0.15 * f["loss_range"]
     assert f["lower"] <= f["reference_elbow"] <= f["upper"]
+
+
+@pytest.mark.parametrize("task", KNOWLEDGE)
+def test_chance_is_the_tasks_own(task):
+    assert known_chance(task) == TASKS[task][1]
+
+
+@pytest.mark.parametrize("task", KNOWLEDGE)
+def test_knowledge_world_lines_up_in_loss_and_its_smallest_size_never_emerges(results, task):
+    metric, chance = TASKS[task]
+    t = fit_table(results, task, metric)
+    fewshot = t[t["data_amount"] == 0]
+    assert fewshot.loc[size_of(fewshot["checkpoint"]) == "s", "accuracy"].max() - chance <= 0.03
+    rmse, midpoints = line_up(t, chance, 0)  # one sigmoid in loss over every size's few-shot accuracies
+    assert rmse <= 0.05 and len(midpoints) >= 2
+    assert max(midpoints.values()) - min(midpoints.values()) <= 0.05
+    _, tuned = line_up(t, chance, int(t["data_amount"].max()))  # the elbows agree after finetuning too
+    assert max(tuned.values()) - min(tuned.values()) <= 0.05
+
+
+@pytest.mark.parametrize("link", ["sigmoid", "relu"])
+def test_knowledge_forecast_from_checkpoints_at_chance_lands_near_the_fewshot_elbow(results, link):
+    metric, chance = TASKS["know_country_qa"]
+    f = forecast_before_emergence(
+        fit_table(results, "know_country_qa", metric), EmergenceLaw(link=link, chance=chance)
+    )
+    assert abs(f["error"]) <= 0.1

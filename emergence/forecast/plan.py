@@ -114,7 +114,7 @@ def plan_task(
          for d in amounts]
     )  # fmt: skip
     measured = _measured(table, ck)
-    draws, source, more = _draws(table, ck, form, options, seed)
+    draws, source, more = _draws(table, ck, at_chance, form, options, seed)
     n_eval = int(n_examples or (np.nanmedian(table["n_examples"]) if "n_examples" in table else 500))
     design = plan_runs(form, draws, candidates, budget, measured=measured, n_examples=n_eval,
                        max_seeds=max_seeds, prior_weight=1.0 if source == "prior" else 0.01)  # fmt: skip
@@ -178,18 +178,26 @@ def _measured(table: pd.DataFrame, ck: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _draws(table, ck, form, options: FitOptions, seed: int) -> tuple[pd.DataFrame, str, list[str]]:
+def _draws(table, ck, at_chance, form, options: FitOptions, seed: int) -> tuple[pd.DataFrame, str, list[str]]:
     from emergence.law.design import prior_draws
 
     losses = ck["pretraining_loss"].to_numpy(float)
+    prior_note, bounds = _PRIOR, None
+    if len(at_chance) < len(ck):  # some checkpoints have emerged: the elbow lies between them and the rest
+        bounds = (float(losses.min()), float(at_chance["pretraining_loss"].min()))
+        prior_note = (
+            f"plausible laws before any finetuned run (emergence.law.design.prior_draws): the few-shot elbow "
+            f"between the strongest checkpoint ({bounds[0]:.3f} nats) and the strongest still at chance "
+            f"({bounds[1]:.3f}), moving 0.1-0.8 nats between 64 and 4,096 examples"
+        )  # fmt: skip
     if (table["data_amount"] > 0).any():
         try:
             result = form.fit(table).bootstrap(n=N_DRAWS, n_jobs=options.n_jobs, seed=seed)
             return result.draws_, "fit", [f"plausible laws: {N_DRAWS} bootstrap refits of the stored runs"]
         except EmergenceError as exc:
             note = f"the stored runs could not be fitted ({exc}); planning from the prior instead"
-            return prior_draws(losses, form, n=N_DRAWS, seed=seed), "prior", [note, _PRIOR]
-    return prior_draws(losses, form, n=N_DRAWS, seed=seed), "prior", [_PRIOR]
+            return prior_draws(losses, form, N_DRAWS, seed, bounds), "prior", [note, prior_note]
+    return prior_draws(losses, form, N_DRAWS, seed, bounds), "prior", [prior_note]
 
 
 _PRIOR = (

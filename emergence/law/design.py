@@ -38,11 +38,13 @@ class Design:
     cost: float
 
 
-def prior_draws(losses: np.ndarray, law: EmergenceLaw, n: int = 100, seed: int = 0) -> pd.DataFrame:
+def prior_draws(
+    losses: np.ndarray, law: EmergenceLaw, n: int = 100, seed: int = 0, elbow_range: tuple | None = None
+) -> pd.DataFrame:
     """Laws that could be true of a ladder whose checkpoints are all still at chance few-shot.
 
     Assumed, and only assumed: the few-shot elbow lies within half the ladder's span of loss beyond its
-    strongest checkpoint; between 64 and 4,096 examples the elbow moves by 0.1 to 0.8 nats; the shift's
+    strongest checkpoint (or within ``elbow_range``, when some checkpoints have emerged and bound it); between 64 and 4,096 examples the elbow moves by 0.1 to 0.8 nats; the shift's
     exponent follows the fit's own prior (log-normal, median 1, sd 1 in ln); the law rises by 0.3 to 1.5
     accuracy per nat past its elbow (ReLU, softplus), or to a ceiling of 0.6 to 0.95 over a scale of 0.03
     to 0.15 nats (sigmoid).
@@ -52,7 +54,8 @@ def prior_draws(losses: np.ndarray, law: EmergenceLaw, n: int = 100, seed: int =
     alpha = np.exp(rng.normal(0.0, 1.0, n)).clip(0.1, 5.0)
     move = rng.uniform(0.1, 0.8, n)
     k = move / (np.log(4096) ** alpha - np.log(64) ** alpha)
-    draws = {"elbow_d0": rng.uniform(lmin - 0.5 * span, lmin, n), "shift_k": k, "shift_alpha": alpha,
+    low, high = elbow_range if elbow_range is not None else (lmin - 0.5 * span, lmin)
+    draws = {"elbow_d0": rng.uniform(low, high, n), "shift_k": k, "shift_alpha": alpha,
              "chance": np.full(n, law.chance if law.chance is not None else 0.0), "extra_sd": np.full(n, 0.01)}  # fmt: skip
     if law.link == "sigmoid":
         draws |= {"ceiling": rng.uniform(0.6, 0.95, n), "scale": rng.uniform(0.03, 0.15, n)}

@@ -174,7 +174,8 @@ class EmergenceLawResult:
         else:
             raise EmergenceError(f"method must be auto, wald, profile or bootstrap, got {method!r}")
         factor = self.widening_factor
-        lo, hi = float(loss - factor * (loss - lo)), float(loss + factor * (hi - loss))
+        # a loss is never negative, however far a backtest widened the interval
+        lo, hi = max(float(loss - factor * (loss - lo)), 0.0), float(loss + factor * (hi - loss))
         law = loss_law if loss_law is not None else self.loss_law
         flops = _flops_interval(law, loss, lo, hi, draws, factor, alpha) if law is not None else (None,) * 3
         return EmergencePoint(data_amount, loss, lo, hi, alpha, method, factor, *flops, *opened)

@@ -175,14 +175,23 @@ def test_backtest_shows_the_forecast_before_emergence_in_loss_and_flops(law_stor
 
 
 @pytest.mark.skipif(not SHIPPED.is_file(), reason="no shipped demo store (data/demo/store.sqlite) yet")
-def test_shipped_store_plans_with_its_spec_and_rates_the_toy_ladder_low():
-    at = open_app(SHIPPED, "benchmark", benchmark_task="toy_sum_choice")
+@pytest.mark.parametrize(
+    ("task", "spec", "chance"),
+    [("toy_sum_choice", "toy-full", "0.25"), ("know_country_qa", "knowledge-full", "0")],
+)
+def test_shipped_store_plans_with_each_worlds_spec(task, spec, chance):
+    at = open_app(SHIPPED, "benchmark", benchmark_task=task)
     code = [c.value for c in at.code if c.value.startswith("emergence plan")][0]
-    assert code.startswith("emergence plan data/specs/toy-full.yaml --task toy_sum_choice --metric acc")
-    assert "--link sigmoid --chance 0.25" in code
-    at = open_app(SHIPPED)
-    ladders = at.dataframe[0].value
-    assert ladders["ladder"].tolist() == ["toy-ladder"] and ladders["verdict"].iloc[0].startswith("low")
+    assert code.startswith(f"emergence plan data/specs/{spec}.yaml --task {task} --metric")
+    assert f"--link sigmoid --chance {chance}" in code
+
+
+@pytest.mark.skipif(not SHIPPED.is_file(), reason="no shipped demo store (data/demo/store.sqlite) yet")
+def test_shipped_store_rates_each_world_by_its_backtest():
+    ladders = open_app(SHIPPED).dataframe[0].value.set_index("ladder")
+    assert sorted(ladders.index) == ["knowledge-ladder", "toy-ladder"]
+    assert ladders.loc["toy-ladder", "verdict"].startswith("low")  # the phase-change world: do not trust
+    assert (ladders["benchmarks"] == 4).all()
 
 
 @pytest.mark.parametrize(

@@ -38,6 +38,16 @@ def test_a_prior_plan_before_any_finetuned_run():
     assert any("prior" in a for a in plan.assumptions)
 
 
+def test_emerged_checkpoints_bound_the_prior_elbow():
+    # a ladder that reaches past the elbow, with an early checkpoint far above it (a long warm-up)
+    table = rows(losses=(6.0, 3.2, 3.0, 2.8, 2.6, 2.4, 2.2))
+    plan = plan_task(table, 12, options=OPTIONS)
+    strongest_at_chance = plan.runs["pretraining_loss"].min()
+    assert plan.source == "prior" and strongest_at_chance > 2.5
+    assert any(f"({strongest_at_chance:.3f})" in a for a in plan.assumptions)
+    assert plan.expected_half_width < plan.start_half_width <= 2.5 - 2.2  # the prior spans [2.2, 2.6] at most
+
+
 def test_the_next_batch_starts_from_the_stored_fit():
     table = rows((0, 64, 256, 1024, 4096))
     plan = plan_task(table, 8, options=OPTIONS)

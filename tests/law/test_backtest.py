@@ -51,6 +51,13 @@ def test_widening_by_backtest_error(ladder_case, result):
     assert wide.loss_upper - wide.loss == pytest.approx(w["factor"] * (raw.loss_upper - raw.loss))
 
 
+def test_a_widened_loss_interval_stops_at_zero(ladder_case, result):
+    fit = EmergenceLaw(chance=0.25, n_starts=2).fit(ladder_case[1][ladder_case[1]["data_amount"] > 0])
+    huge = fit._derived(widening_={**result.widening(0.1), "factor": 1e6})
+    point = huge.emergence_point()
+    assert point.loss_lower == 0.0 and point.loss_upper > point.loss
+
+
 def test_backtest_refuses_tables_it_cannot_use(ladder_case):
     table = ladder_case[1]
     with pytest.raises(EmergenceError, match="flops"):
