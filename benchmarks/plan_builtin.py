@@ -1,7 +1,7 @@
 """The planned sweep against the shipped full sweep on the knowledge world (prints figures, runs the harness).
 
     python benchmarks/plan_builtin.py [--spec data/specs/knowledge-full.yaml] [--share 0.5]
-                                      [--out runs/plan-builtin] [--link relu]
+                                      [--out runs/plan-builtin] [--link relu] [--max-seeds 4]
 
 1. Few-shot: every checkpoint of the spec's ladder, both tasks, swept into a new store (--out).
 2. Plan (`emergence.forecast.plan.plan_task`, from the prior: no finetuned run is known yet) each task's
@@ -56,6 +56,9 @@ def main() -> None:
     ap.add_argument("--share", type=float, default=0.5)
     ap.add_argument("--out", default="runs/plan-builtin")
     ap.add_argument("--link", default="relu")
+    ap.add_argument(
+        "--max-seeds", type=int, default=4, help="at most this many seeds of one (checkpoint, amount)"
+    )
     args = ap.parse_args()
     full = SweepSpec.from_yaml(args.spec)
     store = Path(args.out).resolve() / "store.sqlite"
@@ -71,7 +74,8 @@ def main() -> None:
         full_table = fit_table(shipped, task, METRIC[task])
         budget = args.share * compute(full_table, full)
         plan = plan_task(fewshot, budget, unit="FLOPs", finetune=full.finetune, tokens_per_example=TOKENS_PER_EXAMPLE,
-                         amounts=(4, 8, 16, 32, 64, 128, 256, 480), options=FitOptions(chance=known_chance(task)))  # fmt: skip
+                         amounts=(4, 8, 16, 32, 64, 128, 256, 480), max_seeds=args.max_seeds,
+                         options=FitOptions(link=args.link, chance=known_chance(task)))  # fmt: skip
         runs = [{"checkpoint": c, "data_amount": int(d), "seed": int(s)}
                 for c, d, s in plan.runs[["checkpoint", "data_amount", "seed"]].itertuples(index=False)]  # fmt: skip
         planned = full.model_copy(update={"store": store, "tasks": [task], "runs": SweepSpec.model_validate(
