@@ -26,12 +26,13 @@ def show(fit: BenchmarkFit, path: str, link: str, chance: float | None) -> None:
     """The plan section: a budget of runs, the proposed runs, the expected interval and the assumptions."""
     st.subheader("Plan the next runs")
     st.caption(
-        "The finetuning runs (checkpoint × data amount × seed) that most narrow the 90% interval of the "
-        "few-shot elbow within a budget of runs, chosen greedily by expected Fisher information over "
-        "plausible laws, and the default grid (64–4,096 examples on evenly spaced checkpoints) at the same budget."
+        "The finetuning data amounts (each on every checkpoint still at chance, with its seeds) that most "
+        "narrow the 90% interval of the few-shot elbow within a budget of runs, chosen greedily by expected "
+        "Fisher information over plausible laws, and the default grid (64–4,096 examples on evenly spaced "
+        "checkpoints) at the same budget."
     )
     budget = st.columns(3)[0].number_input(
-        "Budget (finetuning runs)", min_value=1, max_value=400, value=12, step=4, key="plan_runs"
+        "Budget (finetuning runs)", min_value=1, max_value=2000, value=96, step=8, key="plan_runs"
     )
     plan = fits.plan(fit, int(budget), link, chance)
     if isinstance(plan, str):

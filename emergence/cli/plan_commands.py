@@ -62,9 +62,9 @@ from emergence.errors import EmergenceError
 @json_option
 def plan(spec_path, task, metric, n_runs, flops, amounts, max_seeds, tokens_per_example, chance, link, out,
          overwrite, store_path, as_json):  # fmt: skip
-    """Propose the finetuning runs (checkpoint x data amount x seed) that most narrow the 90% interval of
-    a task's few-shot emergence point within a budget (--runs N or --flops F), and compare with the default
-    grid (64-4,096 examples) at the same budget.
+    """Propose the finetuning runs (data amounts, each on every checkpoint still at chance, and seeds)
+    that most narrow the 90% interval of a task's few-shot emergence point within a budget (--runs N or
+    --flops F), and compare with the default grid (64-4,096 examples) at the same budget.
 
     SPEC_PATH, the sweep spec of the ladder (its store, finetune settings and tasks), is copied to --out
     with its grid replaced by the plan: `emergence sweep OUT` runs it. Run the few-shot sweep first

@@ -5,9 +5,10 @@ emergence law: the gradient of the law's expected accuracy in its parameters, ov
 (binomial plus the spread across seeds). The variance of the few-shot elbow is the (elbow, elbow) entry of
 the inverse of the information summed over runs. Because the information depends on the unknown law, it
 is averaged over plausible laws: the current fit's bootstrap draws, or before any finetuned run, laws
-drawn around the ladder (`prior_draws`, which states its assumptions). Runs are added greedily, each the
-one that cuts the expected variance of the elbow most per unit of cost, while the budget lasts; one
-run's effect is a rank-one update of every draw's inverse information.
+drawn around the ladder (`prior_draws`, which states its assumptions). Data amounts, each run on every
+candidate checkpoint (or single runs), are added greedily, each the one that cuts the expected variance
+of the elbow most per unit of cost, while the budget lasts; their effect is a low-rank (Woodbury) update
+of every draw's inverse information.
 
 A sharp ReLU gives no gradient on the chance side of its elbow, so designs are computed under a
 softplus of the same slope (smoothing of 0.03 nats) where the law is a ReLU.
@@ -108,6 +109,7 @@ def plan_runs(
     n_examples: int = 500,
     max_seeds: int = 4,
     prior_weight: float = 1.0,
+    whole_amounts: bool = True,
 ) -> Design:
     """Choose runs among ``candidates`` (checkpoint, pretraining_loss, data_amount, cost) within ``budget``.
 
@@ -119,12 +121,25 @@ def plan_runs(
         n_examples: examples each evaluation scores; max_seeds: how often one (checkpoint, amount) may run.
         prior_weight: how much the draws' spread counts as prior knowledge: 1 for prior draws; small for a
             fit's bootstrap draws, whose spread already reflects the measured rows (counted again here).
+        whole_amounts: choose data amounts, each run on every candidate checkpoint (a column of the grid),
+            rather than single runs. The information trusts the law's form: run by run, it puts the whole
+            budget on the two or three checkpoints the law calls informative, and when the form is off
+            (as on the knowledge world, whose elbows at 16 to 160 examples coincide) the fit is left
+            with no checkpoints on both sides of an elbow. A column brackets every elbow it can reach.
     """
     if candidates.empty:
         raise EmergenceError("no candidate runs to choose from")
-    if budget < candidates["cost"].min():
+    candidates = candidates.reset_index(drop=True)
+    blocks = (
+        [idx.to_numpy() for _, idx in candidates.groupby("data_amount").groups.items()]
+        if whole_amounts
+        else [np.array([i]) for i in range(len(candidates))]
+    )
+    cost = np.array([candidates["cost"].to_numpy(float)[b].sum() for b in blocks])
+    if budget < cost.min():
+        what = "one data amount on every candidate checkpoint" if whole_amounts else "one run"
         raise EmergenceError(
-            f"the budget ({budget:.3g}) is smaller than the cheapest run ({candidates['cost'].min():.3g}); raise it"
+            f"the budget ({budget:.3g}) is smaller than the cheapest run of {what} ({cost.min():.3g}); raise it"
         )
     design = _design_law(law)
     names = [nm for nm in design.param_names() if nm not in ("extra_sd", *design.fix) and
@@ -140,20 +155,16 @@ def plan_runs(
         info += np.einsum("srf,srg->sfg", base, base)
     inverse = np.linalg.inv(info)
     start = float(np.mean(inverse[:, 0, 0]))
-    cost, spent, uses = candidates["cost"].to_numpy(float), 0.0, np.zeros(len(candidates), int)
-    chosen = []
+    spent, uses, chosen = 0.0, np.zeros(len(blocks), int), []
     while True:
-        u = np.einsum("sfg,scg->scf", inverse, g)  # P g per draw and candidate
-        gain = u[..., 0] ** 2 / (1.0 + np.einsum("scf,scf->sc", g, u))  # variance of the elbow removed
-        score = gain.mean(0) / np.maximum(cost, 1e-300)
+        gains = np.array([_gain(inverse, g[:, b, :])[0].mean() for b in blocks])
+        score = gains / np.maximum(cost, 1e-300)
         score[(uses >= max_seeds) | (spent + cost > budget * (1 + 1e-9))] = -np.inf
         c = int(np.argmax(score))
         if not np.isfinite(score[c]) or score[c] <= 0:
             break
-        uc = u[:, c, :]
-        denom = 1.0 + np.einsum("sf,sf->s", g[:, c, :], uc)
-        inverse = inverse - np.einsum("sf,sg->sfg", uc, uc) / denom[:, None, None]
-        chosen.append((c, uses[c]))
+        inverse = _gain(inverse, g[:, blocks[c], :])[1]
+        chosen += [(i, uses[c]) for i in blocks[c]]
         uses[c] += 1
         spent += cost[c]
     if not chosen:
@@ -162,6 +173,16 @@ def plan_runs(
         candidates.iloc[[c for c, _ in chosen]].assign(seed=[s for _, s in chosen]).reset_index(drop=True)
     )
     return Design(picked, Z90 * float(np.sqrt(np.mean(inverse[:, 0, 0]))), Z90 * float(np.sqrt(start)), spent)
+
+
+def _gain(inverse: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Adding rows with scaled gradients g (S, k, F) to information whose inverse is given (S, F, F): the
+    variance of the elbow removed, per draw, and the new inverse (Woodbury)."""
+    u = np.einsum("sfg,skg->sfk", inverse, g)  # P G^T
+    m = np.eye(g.shape[1])[None] + np.einsum("skf,sfj->skj", g, u)  # I + G P G^T
+    solved = np.linalg.solve(m, np.transpose(u, (0, 2, 1)))  # (I + G P G^T)^-1 G P
+    removed = np.einsum("sfk,skg->sfg", u, solved)
+    return removed[:, 0, 0], inverse - removed
 
 
 def design_half_width(

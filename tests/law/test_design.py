@@ -29,13 +29,15 @@ def test_prior_draws_place_the_elbow_beyond_the_ladder(draws):
     assert (draws["chance"] == 0.25).all()
 
 
-def test_plan_stays_within_budget_and_beats_the_default_grid_at_equal_cost(draws):
+@pytest.mark.parametrize("whole_amounts", [True, False], ids=["whole amounts", "single runs"])
+def test_plan_stays_within_budget_and_beats_the_default_grid_at_equal_cost(draws, whole_amounts):
     default = grid((64, 256, 1024, 4096), seeds=2)
     budget = float(default["cost"].sum())
     fewshot = grid((0,))
-    design = plan_runs(
-        FORM, draws, grid(2 ** np.arange(2, 13)).drop(columns="seed"), budget, measured=fewshot
-    )
+    design = plan_runs(FORM, draws, grid(2 ** np.arange(2, 13)).drop(columns="seed"), budget, measured=fewshot,
+                       whole_amounts=whole_amounts)  # fmt: skip
+    if whole_amounts:  # every chosen amount on every checkpoint
+        assert (design.runs.groupby(["data_amount", "seed"]).size() == len(LOSSES)).all()
     assert design.cost <= budget and design.cost == pytest.approx(design.runs["cost"].sum())
     assert design.half_width < design.start_half_width
     assert design.runs.groupby(["checkpoint", "data_amount"]).size().max() <= 4
