@@ -131,6 +131,7 @@ def elbow_flops(
     c = c.replace([np.inf, -np.inf], np.nan)
     span = [v for v in (*c["cutoff_flops"], *c["emergence_flops"].dropna()) if v and v > 0]
     truth = to_flops(actual) if actual is not None else None
+    truth = truth if truth and math.isfinite(truth) else None  # inf: beyond the loss law's floor
     if truth:
         span.append(truth)
     lo, hi = (min(span) / 4, max(span) * 4) if span else (1.0, 10.0)

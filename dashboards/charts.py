@@ -228,10 +228,12 @@ def forecast_vs_compute(
 
 def emergence_points(rows: pd.DataFrame, axis: str = "flops") -> alt.LayerChart:
     """The portfolio: each benchmark's few-shot emergence point with its interval, coloured by trust."""
+    rows = rows.replace([np.inf, -np.inf], np.nan)  # an unbounded end (beyond the loss law's floor)
     if axis == "flops":
         # the axis spans the estimates (x100 either side): an interval running past it is cut at the edge
         lo, hi = float(rows["estimate"].min()) / 100, float(rows["estimate"].max()) * 100
         lo, hi = max(lo, float(rows["lower"].min()) / 1.5), min(hi, float(rows["upper"].max()) * 1.5)
+        rows = rows.assign(lower=rows["lower"].fillna(lo), upper=rows["upper"].fillna(hi))
         x = alt.X(
             "estimate:Q",
             scale=alt.Scale(type="log", domain=[lo, hi], clamp=True, nice=False),

@@ -85,16 +85,27 @@ def live_spec(spec_path: Path | None = None):
 
 def run_live(
     spec_path: Path | None = None, *, say: Callable[[str], None] = print, n_boot: int = 200
-) -> list[dict]:
-    """Sweep the demo spec, then fit, backtest and forecast every (task, metric); returns the documents."""
-    from emergence.forecast import Budget, FitOptions, forecast, task_pairs, write_document
+) -> list[tuple[dict, dict]]:
+    """Sweep the demo spec, then fit, backtest and forecast every (task, metric); returns each forecast
+    document with the forecast made from the checkpoints still at chance few-shot
+    (`emergence.forecast.run_before_emergence`)."""
+    from emergence.forecast import (
+        Budget,
+        FitOptions,
+        fit_table,
+        forecast,
+        run_before_emergence,
+        task_pairs,
+        write_document,
+    )
     from emergence.harness.sweep import run_sweep
     from emergence.pipeline import default_out
     from emergence.progress import progress_bar
     from emergence.store import Store
 
     spec = live_spec(spec_path)
-    say(f"sweep: {spec.ladder.name} x {', '.join(spec.tasks)} x data amounts {spec.data_amounts}")
+    amounts = sorted({r.data_amount for r in spec.runs}) if spec.runs else spec.data_amounts
+    say(f"sweep: {spec.ladder.name} x {', '.join(spec.tasks)} x data amounts {amounts}")
     with progress_bar("sweep", "job") as progress:
         summary = run_sweep(spec, progress=progress)
     say(f"sweep: {summary.message()}")
@@ -113,7 +124,7 @@ def run_live(
             path = default_out(spec.store, task, metric)
             write_document(document, path)
             say(f"wrote {path}")
-            documents.append(document)
+            documents.append((document, run_before_emergence(fit_table(results, task, metric), options)))
     return documents
 
 

@@ -51,11 +51,10 @@ def demo(spec_path: Path | None, port: int, no_dashboard: bool, exit_after: bool
     try:
         documents = live.run_live(spec_path, say=click.echo, n_boot=n_boot)
         click.echo("")
-        for (
-            document
-        ) in documents:  # the headline first: what was forecast before emergence, and what happened
-            echo_story(document)
-        for document in documents:
+        documents.sort(key=lambda pair: pair[0]["metric"] == "prob_correct")  # headline metrics first
+        for document, before in documents:  # the headline: what was forecast before emergence, and then
+            echo_story(document, before)
+        for document, _ in documents:
             click.echo("")
             echo_forecast(document)
         if dashboard is not None and not exit_after:

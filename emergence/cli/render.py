@@ -109,19 +109,27 @@ def echo_cutoffs(section: dict) -> None:
     echo_table(rows, columns)
 
 
-def echo_story(doc: dict) -> None:
-    """The forecast made before emergence and what then happened, per backtest cutoff: the FLOPs used, the
+def echo_story(doc: dict, before: dict | None = None) -> None:
+    """The forecast made before emergence and what then happened: from the checkpoints still at chance
+    few-shot (``before``, from `run_before_emergence`), then per backtest cutoff: the FLOPs used, the
     predicted few-shot elbow and the actual one, in loss and in FLOPs."""
     bt = doc.get("backtest") or {}
     click.echo(f"{doc['task']} / {doc['metric']}: forecast made before emergence")
+    if before is not None and before.get("status") == "done":
+        click.echo(
+            f"  from the {before['n_checkpoints']} checkpoints still at chance few-shot: predicted elbow "
+            f"{before['predicted_elbow']:.3f} nats [{before['lower']:.3f}, {before['upper']:.3f}]; then, fitted on "
+            f"all few-shot results: {before['reference_elbow']:.3f} nats, error {before['error']:+.3f} "
+            f"({'within' if before['success'] else 'beyond'} 0.1 nats)"
+        )  # fmt: skip
+    elif before is not None:
+        click.echo(f"  from the checkpoints still at chance few-shot: no forecast ({before.get('reason')})")
     fitted = [c for c in bt.get("cutoffs") or [] if c.get("predicted_elbow") is not None]
     if bt.get("status") != "done" or not fitted:
         why = bt.get("reason") or next(
             (c.get("note") for c in bt.get("cutoffs") or [] if c.get("note")), None
         )
-        click.echo(
-            f"  no forecast could be made before emergence: {why or 'no FLOPs cutoff left enough checkpoints'}"
-        )
+        click.echo(f"  by FLOPs cutoff: no forecast ({why or 'no FLOPs cutoff left enough checkpoints'})")
         return
     first = bt.get("first_emerged_flops")
     for c in fitted:

@@ -253,7 +253,7 @@ def starts(prob: Problem) -> list[np.ndarray]:
                 k, e0 = 0.0, float(np.mean(elbows))
             k = max(k, 1e-3)
             shape.append((e0, k, a))
-            if e0 > cap and "elbow_d0" not in prob.fixed:  # the few-shot rows at chance bound the elbow
+            if e0 > cap and len(amounts) and "elbow_d0" not in prob.fixed:  # few-shot rows at chance bound it
                 shape.append(
                     (cap - 0.05, max((np.mean(elbows) - cap + 0.05) / max(np.mean(x), 1e-9), 1e-3), a)
                 )

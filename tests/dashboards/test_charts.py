@@ -1,0 +1,30 @@
+"""Charts hand the browser finite numbers only: Vega-Lite refuses a spec holding Infinity, and the page shows
+a JSON error instead of the chart."""
+
+import json
+
+import numpy as np
+import pandas as pd
+
+from emergence.dashboards import backtest_charts, charts
+
+
+def finite_spec(chart) -> bool:
+    json.loads(chart.to_json(), parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
+    return True
+
+
+def test_an_unbounded_emergence_interval_runs_to_the_edge_of_the_portfolio_chart():
+    rows = pd.DataFrame({"benchmark": ["a", "b"], "ladder": ["l", "l"], "source": ["x", "x"], "estimate": [1e12, np.inf],
+                         "lower": [5e11, 1e12], "upper": [np.inf, 5e12], "trust": ["low", "high"]})  # fmt: skip
+    assert finite_spec(charts.emergence_points(rows, "flops"))
+
+
+def test_an_actual_elbow_beyond_the_loss_law_leaves_the_backtest_chart_finite():
+    class Law:  # the compute law's inverse: infinite FLOPs below its floor E = 1.5
+        def inverse(self, loss):
+            return np.inf if loss <= 1.5 else 1e12 * (loss - 1.5) ** -1
+
+    cutoffs = pd.DataFrame({"cutoff_flops": [1e12, 2e12], "predicted_elbow": [1.8, 1.7], "lower": [1.7, 1.6],
+                            "upper": [1.9, 1.8], "error": [0.3, 0.2], "success": [False, False]})  # fmt: skip
+    assert finite_spec(backtest_charts.elbow_flops(cutoffs, Law(), actual=1.45, threshold=0.1))
