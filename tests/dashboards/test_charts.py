@@ -5,7 +5,6 @@ import json
 
 import numpy as np
 import pandas as pd
-
 from emergence.dashboards import backtest_charts, charts
 
 
