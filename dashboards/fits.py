@@ -122,14 +122,18 @@ def per_amount_elbows(path: str, task: str, metric: str, link: str = "relu", cha
     return _elbows(data.read(path, "results", task, metric), link, chance)
 
 
-@st.cache_data(show_spinner="Running the backtest (a fit per FLOPs cutoff)…", max_entries=64)
-def _backtest(task: str, metric: str, results: pd.DataFrame, link: str, chance: float | None) -> dict:
+def _section(make, task: str, metric: str, results: pd.DataFrame, link: str, chance: float | None) -> dict:
+    """A backtest-like section made from the benchmark's table, or "skipped" with the reason."""
     try:
         table = forecast.fit_table(results, task, metric)
     except EmergenceError as exc:
         return {"status": "skipped", "reason": str(exc)}
-    section, _ = forecast.backtest_section(table, forecast.FitOptions(link=link, chance=chance, n_boot=0))
-    return section
+    return make(table, forecast.FitOptions(link=link, chance=chance, n_boot=0))
+
+
+@st.cache_data(show_spinner="Running the backtest (a fit per FLOPs cutoff)…", max_entries=64)
+def _backtest(task: str, metric: str, results: pd.DataFrame, link: str, chance: float | None) -> dict:
+    return _section(lambda t, o: forecast.backtest_section(t, o)[0], task, metric, results, link, chance)
 
 
 def backtest(path: str, task: str, metric: str, link: str = "relu", chance: float | None = None) -> dict:
@@ -139,11 +143,7 @@ def backtest(path: str, task: str, metric: str, link: str = "relu", chance: floa
 
 @st.cache_data(show_spinner="Forecasting from the checkpoints still at chance…", max_entries=64)
 def _before(task: str, metric: str, results: pd.DataFrame, link: str, chance: float | None) -> dict:
-    try:
-        table = forecast.fit_table(results, task, metric)
-    except EmergenceError as exc:
-        return {"status": "skipped", "reason": str(exc)}
-    return forecast.run_before_emergence(table, forecast.FitOptions(link=link, chance=chance, n_boot=0))
+    return _section(forecast.run_before_emergence, task, metric, results, link, chance)
 
 
 def before_emergence(

@@ -18,6 +18,11 @@ def build_tokenizer() -> PreTrainedTokenizerFast:
     # "[\s\S]" rather than "." so the newline is a token of its own, too.
     backend.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), behavior="isolated")
     backend.decoder = decoders.Fuse()
+    return _fast(backend)
+
+
+def _fast(backend: Tokenizer) -> PreTrainedTokenizerFast:
+    """The transformers tokenizer around a backend, with the special tokens both worlds use."""
     return PreTrainedTokenizerFast(
         tokenizer_object=backend,
         pad_token="<pad>",
@@ -47,11 +52,4 @@ def build_word_tokenizer(words: list[str]) -> PreTrainedTokenizerFast:
         [pre_tokenizers.Split(" ", behavior="removed"), pre_tokenizers.Split("\n", behavior="isolated")]
     )
     backend.decoder = decoders.WordPiece(prefix="##", cleanup=False)
-    return PreTrainedTokenizerFast(
-        tokenizer_object=backend,
-        pad_token="<pad>",
-        unk_token="<unk>",
-        bos_token="<bos>",
-        eos_token="<eos>",
-        clean_up_tokenization_spaces=False,
-    )
+    return _fast(backend)
