@@ -22,11 +22,16 @@ def sci(x: float | None) -> str:
     return f"{x:.2g}" if abs(x) < 1e4 else f"{x:.2e}".replace("e+", "e")
 
 
+def emergence_flops(fit: BenchmarkFit) -> float | None:
+    """The predicted emergence FLOPs, when there are any: an elbow below the loss law's floor is never
+    reached (infinite FLOPs)."""
+    flops = fit.point.flops if fit.point is not None else None
+    return flops if flops and math.isfinite(flops) else None
+
+
 def default_budget(fit: BenchmarkFit, checkpoints: pd.DataFrame) -> float:
     """A first budget to show: the predicted emergence FLOPs, else 10x the ladder's largest model."""
-    if (
-        fit.point is not None and fit.point.flops and math.isfinite(fit.point.flops)
-    ):  # inf: beyond the loss law
+    if emergence_flops(fit):
         return float(f"{fit.point.flops:.3g}")
     top = checkpoints["flops"].max() if "flops" in checkpoints else None
     return float(f"{10 * top:.3g}") if top and math.isfinite(top) else 1e21
@@ -194,9 +199,7 @@ def forecast_vs_compute(
         .encode(x=x, y=alt.Y("prob:Q", title="P(emerged by this budget)", scale=alt.Scale(domain=[0, 1])))
     ]
     marks = []
-    if (
-        fit.point is not None and fit.point.flops and math.isfinite(fit.point.flops)
-    ):  # inf: beyond the loss law
+    if emergence_flops(fit):
         p = fit.point
         marks.append(
             pd.DataFrame([{"flops": p.flops, "lo": p.flops_lower, "hi": p.flops_upper, "what": "emergence"}])

@@ -45,10 +45,10 @@ def prior_draws(
     """Laws that could be true of a ladder whose checkpoints are all still at chance few-shot.
 
     Assumed, and only assumed: the few-shot elbow lies within half the ladder's span of loss beyond its
-    strongest checkpoint (or within ``elbow_range``, when some checkpoints have emerged and bound it); between 64 and 4,096 examples the elbow moves by 0.1 to 0.8 nats; the shift's
-    exponent follows the fit's own prior (log-normal, median 1, sd 1 in ln); the law rises by 0.3 to 1.5
-    accuracy per nat past its elbow (ReLU, softplus), or to a ceiling of 0.6 to 0.95 over a scale of 0.03
-    to 0.15 nats (sigmoid).
+    strongest checkpoint (or within ``elbow_range``, when some checkpoints have emerged and bound it);
+    between 64 and 4,096 examples the elbow moves by 0.1 to 0.8 nats; the shift's exponent follows the
+    fit's own prior (log-normal, median 1, sd 1 in ln); the law rises by 0.3 to 1.5 accuracy per nat past
+    its elbow (ReLU, softplus), or to a ceiling of 0.6 to 0.95 over a scale of 0.03 to 0.15 nats (sigmoid).
     """
     rng = np.random.default_rng(seed)
     lmin, span = float(np.min(losses)), float(np.ptp(losses)) or 1.0
