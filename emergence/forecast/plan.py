@@ -182,14 +182,12 @@ def _draws(table, ck, at_chance, form, options: FitOptions, seed: int) -> tuple[
     from emergence.law.design import prior_draws
 
     losses = ck["pretraining_loss"].to_numpy(float)
-    prior_note, bounds = _PRIOR, None
+    bounds, where = None, "within half the ladder's span of loss beyond its strongest checkpoint"
     if len(at_chance) < len(ck):  # some checkpoints have emerged: the elbow lies between them and the rest
         bounds = (float(losses.min()), float(at_chance["pretraining_loss"].min()))
-        prior_note = (
-            f"plausible laws before any finetuned run (emergence.law.design.prior_draws): the few-shot elbow "
-            f"between the strongest checkpoint ({bounds[0]:.3f} nats) and the strongest still at chance "
-            f"({bounds[1]:.3f}), moving 0.1-0.8 nats between 64 and 4,096 examples"
-        )  # fmt: skip
+        where = (f"between the strongest checkpoint ({bounds[0]:.3f} nats) and the strongest still at chance "
+                 f"({bounds[1]:.3f})")  # fmt: skip
+    prior_note = _PRIOR.format(where=where)
     if (table["data_amount"] > 0).any():
         try:
             result = form.fit(table).bootstrap(n=N_DRAWS, n_jobs=options.n_jobs, seed=seed)
@@ -201,9 +199,8 @@ def _draws(table, ck, at_chance, form, options: FitOptions, seed: int) -> tuple[
 
 
 _PRIOR = (
-    "plausible laws before any finetuned run (emergence.law.design.prior_draws): the few-shot elbow within "
-    "half the ladder's span of loss beyond its strongest checkpoint, moving 0.1-0.8 nats between 64 and "
-    "4,096 examples"
+    "plausible laws before any finetuned run (emergence.law.design.prior_draws): the few-shot elbow {where}, "
+    "moving 0.1-0.8 nats between 64 and 4,096 examples"
 )
 
 
