@@ -26,7 +26,8 @@ def show(fit: BenchmarkFit, path: str, link: str, chance: float | None) -> None:
     """The plan section: a budget of runs, the proposed runs, the expected interval and the assumptions."""
     st.subheader("Plan the next runs")
     st.caption(
-        "The finetuning data amounts (each on every checkpoint still at chance, with its seeds) that most "
+        "The finetuning data amounts (each on every checkpoint less than halfway from chance to a perfect "
+        "score few-shot, with its seeds) that most "
         "narrow the 90% interval of the few-shot elbow within a budget of runs, chosen greedily by expected "
         "Fisher information over plausible laws, and the default grid (64–4,096 examples on evenly spaced "
         "checkpoints) at the same budget."

@@ -62,9 +62,10 @@ from emergence.errors import EmergenceError
 @json_option
 def plan(spec_path, task, metric, n_runs, flops, amounts, max_seeds, tokens_per_example, chance, link, out,
          overwrite, store_path, as_json):  # fmt: skip
-    """Propose the finetuning runs (data amounts, each on every checkpoint still at chance, and seeds)
-    that most narrow the 90% interval of a task's few-shot emergence point within a budget (--runs N or
-    --flops F), and compare with the default grid (64-4,096 examples) at the same budget.
+    """Propose the finetuning runs (data amounts, each on every checkpoint less than halfway from chance to
+    a perfect score few-shot, and seeds) that most narrow the 90% interval of a task's few-shot emergence
+    point within a budget (--runs N or --flops F), at least three amounts so the law can be fitted, and
+    compare with the default grid (64-4,096 examples) at the same budget.
 
     SPEC_PATH, the sweep spec of the ladder (its store, finetune settings and tasks), is copied to --out
     with its grid replaced by the plan: `emergence sweep OUT` runs it. Run the few-shot sweep first
@@ -73,7 +74,7 @@ def plan(spec_path, task, metric, n_runs, flops, amounts, max_seeds, tokens_per_
     """
     from emergence.config import SweepSpec
     from emergence.forecast import FitOptions, choose_pair, fit_table
-    from emergence.forecast.plan import CANDIDATE_AMOUNTS, plan_spec, plan_task
+    from emergence.forecast.plan import candidate_amounts, plan_spec, plan_task
     from emergence.store import Store
 
     if (n_runs is None) == (flops is None):
@@ -97,7 +98,7 @@ def plan(spec_path, task, metric, n_runs, flops, amounts, max_seeds, tokens_per_
     the_plan = plan_task(
         fit_table(results, task, metric), float(n_runs or flops), unit="runs" if n_runs else "FLOPs",
         finetune=spec.finetune if spec is not None else None, tokens_per_example=tokens_per_example,
-        amounts=tuple(int_list(amounts)) if amounts else _amounts(spec, CANDIDATE_AMOUNTS), max_seeds=max_seeds,
+        amounts=tuple(int_list(amounts)) if amounts else candidate_amounts(spec), max_seeds=max_seeds,
         options=FitOptions(link=link, chance=chance),
         n_examples=spec.eval.limit if spec is not None else None,
     )  # fmt: skip
@@ -110,15 +111,6 @@ def plan(spec_path, task, metric, n_runs, flops, amounts, max_seeds, tokens_per_
     _echo_plan(the_plan)
     if out is not None:
         click.echo(f"wrote {out}: run it with `emergence sweep {out}`")
-
-
-def _amounts(spec, candidates: tuple[int, ...]) -> tuple[int, ...]:
-    """The default candidates, up to the largest amount the spec's grid uses (the task's data may not hold
-    more)."""
-    if spec is None or spec.runs is not None:
-        return candidates
-    top = max(spec.data_amounts)
-    return tuple(d for d in candidates if d <= top) or candidates
 
 
 def _echo_plan(p) -> None:

@@ -100,7 +100,7 @@ def elbows_by_amount(
     return pd.DataFrame(rows, columns=["data_amount", "elbow", "lower", "upper"])
 
 
-def _fewshot_elbow(fewshot: pd.DataFrame, law: EmergenceLaw) -> float:
+def fewshot_elbow(fewshot: pd.DataFrame, law: EmergenceLaw) -> float:
     """The reference: the elbow of the law's link fitted on few-shot rows alone (no shift)."""
     return float(
         EmergenceLaw(link=law.link, shift="none", chance=law.chance).fit(fewshot).params_["elbow_d0"]
@@ -119,7 +119,7 @@ def forecast_before_emergence(
     """
     law = law or EmergenceLaw()
     t = validate_table(table)
-    reference = _fewshot_elbow(t[t["data_amount"] == 0], law)
+    reference = fewshot_elbow(t[t["data_amount"] == 0], law)
     losses = t.groupby("checkpoint")["pretraining_loss"].first()
     before = losses.index[losses > reference]
     pt = law.fit(t[t["checkpoint"].isin(before)]).emergence_point(alpha=alpha, method=method)
@@ -151,7 +151,7 @@ def backtest(
     fewshot = t[t["data_amount"] == 0]
     if fewshot["checkpoint"].nunique() < ckpts.shape[0]:
         raise EmergenceError("the backtest needs few-shot rows (data_amount 0) for every checkpoint")
-    reference = _fewshot_elbow(fewshot, law)
+    reference = fewshot_elbow(fewshot, law)
     ckpts = ckpts.sort_values("flops")
     emerged = ckpts[ckpts["loss"] < reference]
     if emerged.empty:

@@ -155,17 +155,28 @@ def plan_runs(
         info += np.einsum("srf,srg->sfg", base, base)
     inverse = np.linalg.inv(info)
     start = float(np.mean(inverse[:, 0, 0]))
+    amount = np.array([candidates["data_amount"].to_numpy(float)[b[0]] for b in blocks])
+    have = set() if measured is None else set(measured.loc[measured["data_amount"] > 0, "data_amount"])
+    need = _amounts_needed(law)
     spent, uses, chosen = 0.0, np.zeros(len(blocks), int), []
+    _check_fittable(need, have, amount, cost, budget)
     while True:
         gains = np.array([_gain(inverse, g[:, b, :])[0].mean() for b in blocks])
         score = gains / np.maximum(cost, 1e-300)
         score[(uses >= max_seeds) | (spent + cost > budget * (1 + 1e-9))] = -np.inf
+        short = need - len(have)
+        if short > 0:  # the fit has no prior: first buy the distinct amounts it needs (affordably)
+            new = ~np.isin(amount, list(have))
+            cheapest = np.sort([cost[new & (amount == a)].min() for a in np.unique(amount[new])])
+            rest = cheapest[: short - 1].sum() if short > 1 else 0.0
+            score[~new | (spent + cost + rest > budget * (1 + 1e-9))] = -np.inf
         c = int(np.argmax(score))
         if not np.isfinite(score[c]) or score[c] <= 0:
             break
         inverse = _gain(inverse, g[:, blocks[c], :])[1]
         chosen += [(i, uses[c]) for i in blocks[c]]
         uses[c] += 1
+        have.add(amount[c])
         spent += cost[c]
     if not chosen:
         raise EmergenceError("no candidate run adds information about the few-shot elbow (all far from it)")
@@ -173,6 +184,25 @@ def plan_runs(
         candidates.iloc[[c for c, _ in chosen]].assign(seed=[s for _, s in chosen]).reset_index(drop=True)
     )
     return Design(picked, Z90 * float(np.sqrt(np.mean(inverse[:, 0, 0]))), Z90 * float(np.sqrt(start)), spent)
+
+
+def _amounts_needed(law: EmergenceLaw) -> int:
+    """Distinct finetuning amounts the law's fit needs (it has no prior): 2 for a shift of fixed exponent,
+    3 to fit the exponent too."""
+    return 0 if law.shift == "none" else 2 if "shift_alpha" in law.fix else 3
+
+
+def _check_fittable(need: int, have: set, amount: np.ndarray, cost: np.ndarray, budget: float) -> None:
+    short = need - len(have)
+    new = sorted(cost[amount == a].min() for a in np.unique(amount) if a not in have)
+    if short <= 0:
+        return
+    if len(new) < short:
+        raise EmergenceError(f"the law's fit needs finetuned runs at {need} data amounts ({len(have)} stored) and "
+                             f"only {len(new)} other candidate amount(s) are given: give more (--amounts)")  # fmt: skip
+    if sum(new[:short]) > budget * (1 + 1e-9):
+        raise EmergenceError(f"the law's fit needs finetuned runs at {need} data amounts ({len(have)} stored); the "
+                             f"cheapest {short} cost {sum(new[:short]):.3g}, over the budget ({budget:.3g}): raise it")  # fmt: skip
 
 
 def _gain(inverse: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

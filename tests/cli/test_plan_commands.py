@@ -29,7 +29,7 @@ def planned_store(tmp_path, run):
 
 
 def test_plan_prints_runs_and_the_default_grid(planned_store, run):
-    code, out, _ = run("plan", "--store", planned_store / "s.sqlite", "--runs", 8, "--chance", 0.25)
+    code, out, _ = run("plan", "--store", planned_store / "s.sqlite", "--runs", 18, "--chance", 0.25)
     assert code == 0
     assert (
         "expected 90% interval of the few-shot elbow" in out and "the default grid at the same budget" in out
@@ -48,11 +48,11 @@ def test_plan_json_lists_runs_and_the_expected_interval(planned_store, run):
 def test_plan_writes_a_spec_the_sweep_accepts(planned_store, run, tmp_path):
     out = tmp_path / "plans" / "next.yaml"
     out.parent.mkdir()
-    code, _, err = run("plan", planned_store / "spec.yaml", "--runs", 6, "--chance", 0.25, "--out", out)
+    code, _, err = run("plan", planned_store / "spec.yaml", "--runs", 18, "--chance", 0.25, "--out", out)
     assert code == 0, err
     spec = SweepSpec.from_yaml(out)
     assert spec.store.resolve() == (planned_store / "s.sqlite").resolve()
-    assert sum(r.data_amount > 0 for r in spec.runs) == 6
+    assert sum(r.data_amount > 0 for r in spec.runs) == 18
 
 
 @pytest.mark.parametrize(
@@ -61,6 +61,7 @@ def test_plan_writes_a_spec_the_sweep_accepts(planned_store, run, tmp_path):
         (("--runs", 4, "--flops", 1e12), "give one budget"),
         (("--flops", 1.0), "smaller than the cheapest run"),
         (("--runs", 4, "--out", "x.yaml"), "give the spec to start from"),
+        (("--runs", 12), "needs finetuned runs at 3 data amounts"),
     ],
 )
 def test_bad_plans_get_one_line(planned_store, run, args, message):

@@ -29,25 +29,30 @@ def rows(amounts=(0,), seeds=1, losses=TRUTH.losses, accuracy=None):
 
 
 def test_a_prior_plan_before_any_finetuned_run():
-    plan = plan_task(rows(), 12, options=OPTIONS)
+    plan = plan_task(rows(), 18, options=OPTIONS)
     finetuned = plan.runs[plan.runs["data_amount"] > 0]
-    assert plan.source == "prior" and len(finetuned) == 12 and plan.cost == 12
-    # whole data amounts: each chosen amount runs on every checkpoint still at chance (all 6 here)
+    assert plan.source == "prior" and len(finetuned) == 18 and plan.cost == 18
+    # whole data amounts: each chosen amount runs on every candidate checkpoint (all 6 here), and at three
+    # amounts, as many as the law's fit (which has no prior) needs to place the shift with its exponent
     assert (finetuned.groupby(["data_amount", "seed"]).size() == 6).all()
+    assert finetuned["data_amount"].nunique() == 3
+    # spread over the range: a design blind to the shift (all amounts alike) would take the first three
+    assert finetuned["data_amount"].max() >= 256
     assert plan.expected_half_width < plan.start_half_width
-    assert plan.default_runs == 12 and plan.default_half_width is not None
+    assert plan.default_runs == 16 and plan.default_half_width is not None  # 4 amounts x 4 checkpoints
     assert (plan.runs["data_amount"] == 0).sum() == 0  # few-shot rows are stored already
     assert any("prior" in a for a in plan.assumptions)
 
 
 def test_emerged_checkpoints_bound_the_prior_elbow():
-    # a ladder that reaches past the elbow, with an early checkpoint far above it (a long warm-up)
-    table = rows(losses=(6.0, 3.2, 3.0, 2.8, 2.6, 2.4, 2.2))
-    plan = plan_task(table, 12, options=OPTIONS)
-    strongest_at_chance = plan.runs["pretraining_loss"].min()
-    assert plan.source == "prior" and strongest_at_chance > 2.5
-    assert any(f"({strongest_at_chance:.3f})" in a for a in plan.assumptions)
-    assert plan.expected_half_width < plan.start_half_width <= 2.5 - 2.2  # the prior spans [2.2, 2.6] at most
+    # a ladder that reaches past the elbow (2.5), with an early checkpoint far above it (a long warm-up)
+    table = rows(losses=(6.0, 3.2, 3.0, 2.8, 2.6, 2.4, 2.2, 1.5))
+    plan = plan_task(table, 21, options=OPTIONS)
+    assert plan.source == "prior" and any("(2.600)" in a for a in plan.assumptions)
+    assert plan.expected_half_width < plan.start_half_width <= 2.6 - 1.5  # the prior spans [1.5, 2.6] at most
+    # the checkpoints a little above chance (2.4, 2.2) are candidates; the one past halfway (1.5) is not
+    planned = set(plan.runs["pretraining_loss"].round(1))
+    assert {2.4, 2.2} <= planned and 1.5 not in planned
 
 
 def test_the_next_batch_starts_from_the_stored_fit():
@@ -67,7 +72,7 @@ def test_a_flops_budget_prices_runs_by_params_and_examples_seen():
 
 
 def test_unknown_chance_is_estimated_and_said():
-    plan = plan_task(rows(), 6, options=FitOptions(n_jobs=1))
+    plan = plan_task(rows(), 18, options=FitOptions(n_jobs=1))
     assert any("median few-shot accuracy of the weakest third" in a for a in plan.assumptions)
 
 
@@ -77,9 +82,16 @@ def test_unknown_chance_is_estimated_and_said():
         (rows(losses=(3.0,)), 4, "runs", "needs at least 3"),
         (rows(accuracy=0.9), 4, "runs", "already above chance"),
         (rows(), 0.5, "runs", "smaller than the cheapest run"),
+        (rows(), 12, "runs", "needs finetuned runs at 3 data amounts"),
         (rows().assign(params=np.nan), 1e12, "FLOPs", "no params"),
     ],
-    ids=["one checkpoint", "all emerged", "budget below one run", "FLOPs without params"],
+    ids=[
+        "one checkpoint",
+        "all emerged",
+        "budget below one run",
+        "budget below three amounts",
+        "FLOPs without params",
+    ],
 )
 def test_bad_input_gets_a_reason(table, budget, unit, message):
     with pytest.raises(EmergenceError, match=message):
@@ -92,7 +104,7 @@ def test_the_written_spec_runs_exactly_the_plan(tmp_path):
     spec = SweepSpec.model_validate(
         {"store": str(tmp_path / "s.sqlite"), "ladder": ladder, "tasks": ["t", "u"]}
     )
-    plan = plan_task(rows(), 10, options=OPTIONS)
+    plan = plan_task(rows(), 18, options=OPTIONS)
     planned = SweepSpec.model_validate(plan_spec(plan, spec, tmp_path))
     assert planned.tasks == ["t"]
     jobs = expand_jobs(planned, planned.ladder.checkpoints)
