@@ -159,18 +159,22 @@ def test_runs_of_dead_sweeps_are_released_and_live_ones_kept(tmp_path):
         dead = multiprocessing.get_context("spawn").Process(target=time.sleep, args=(0,))
         dead.start()
         dead.join()  # a pid that existed and is gone
+        # alive, but see below (not our parent: run detached, that can be pid 1, a claimer of its own)
+        alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
         claims = {
             jobs[0].run_id: f"{host}:{dead.pid}",
             jobs[1].run_id: worker_id(),  # this very process: alive
             jobs[2].run_id: f"other-host:{os.getpid()}",  # another machine: cannot tell, left alone
             jobs[3].run_id: f"{host}:1",  # pid 1: alive, and started before the claim
-            jobs[4].run_id: f"{host}:{os.getppid()}",  # alive, but see below
+            jobs[4].run_id: f"{host}:{alive.pid}",
         }
         for run_id, worker in claims.items():
             assert st.claim_run(run_id, worker)
         # Claimed in 1970 by a pid that is alive now: the pid was reused since, so the claimer is gone.
         st._conn.execute("UPDATE runs SET started_at=1.0 WHERE run_id=?", (jobs[4].run_id,))
-        assert release_dead_runs(st) == 2
+        released = release_dead_runs(st)
+        alive.kill()
+        assert released == 2
         status = st.runs().set_index("run_id").status
         assert status[jobs[0].run_id] == "pending" and status[jobs[4].run_id] == "pending"
         assert {status[jobs[i].run_id] for i in (1, 2, 3)} == {"running"}

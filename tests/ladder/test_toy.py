@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 import torch  # noqa: E402
 
 from emergence.ladder.toy import corpus  # noqa: E402
-from emergence.ladder.toy.build import build_toy_ladder  # noqa: E402
+from emergence.ladder.toy.build import build_toy_ladder, free_threads  # noqa: E402
 from emergence.ladder.toy.tokenizer import build_tokenizer, encode_text  # noqa: E402
 from emergence.ladder.toy.train import SIZES, train_size  # noqa: E402
 
@@ -202,3 +203,15 @@ def test_lm_eval_cli_finds_the_tasks_from_any_directory(micro_ladder, tmp_path):
     done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "toy_sum_qa" in done.stdout and "toy_sum_choice" in done.stdout
+
+
+def test_training_threads_leave_busy_cores_alone():
+    cores = os.cpu_count() or 1
+    assert 1 <= free_threads(cap=cores, seconds=0.2) <= cores
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(cores)]
+    try:
+        time.sleep(0.5)
+        assert free_threads(cap=cores, seconds=0.5) == 1  # every core taken: one thread, not contention
+    finally:
+        for p in busy:
+            p.kill()

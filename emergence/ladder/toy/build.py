@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +79,8 @@ def build_toy_ladder(
         store: anything with `add_checkpoint(checkpoint_id=, source=, params=, tokens=, flops=,
             pretraining_loss=, loss_corpus=, family=, step=)`; each checkpoint is added to it.
         progress: hears of every training step, over all sizes (``progress_bar`` draws it).
-        threads: torch CPU threads (default: 2, or fewer if the machine has fewer cores).
+        threads: torch CPU threads (default: the cores other processes leave idle, measured before each
+            size, at most 2; see ``free_threads``).
 
     Returns:
         One row per checkpoint: checkpoint_id, path, family, size, step, params, tokens,
@@ -91,11 +94,10 @@ def build_toy_ladder(
     unknown = [n for n in names if n not in toy.sizes]
     if unknown:
         raise EmergenceError(f"unknown {world} sizes {unknown}; choose from {', '.join(toy.sizes)}")
-    torch.set_num_threads(threads or min(2, torch.get_num_threads()))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     quiet_libraries()
-    rows = _train_sizes(out_dir, toy, names, seed, progress or silent)
+    rows = _train_sizes(out_dir, toy, names, seed, progress or silent, threads)
     replay = out_dir / "replay.txt"
     if not replay.exists():  # text like the pretraining text, for finetuning's replay (FinetuneSpec)
         replay.write_text(toy.text(REPLAY_SEED, REPLAY_TOKENS))
@@ -106,8 +108,31 @@ def build_toy_ladder(
     return table
 
 
+def free_threads(cap: int = 2, seconds: float = 0.5) -> int:
+    """The torch threads to train with: the cores other processes leave idle over ``seconds`` (from
+    /proc/stat; ``cap`` where it cannot be read), at most ``cap``, at least 1.
+
+    Beside one busy process on these 2 cores, 2-thread torch trains 3x slower than on a quiet machine (its
+    threads wait on each other while one is descheduled), 1 thread 1.8x slower
+    (`benchmarks/train_speed.py --threads`)."""
+
+    def busy_total() -> tuple[int, int]:
+        with open("/proc/stat") as f:
+            ticks = [int(v) for v in f.readline().split()[1:]]
+        return ticks[3] + ticks[4], sum(ticks)  # idle + iowait, all
+
+    try:
+        idle0, all0 = busy_total()
+        time.sleep(seconds)
+        idle1, all1 = busy_total()
+    except (OSError, ValueError, IndexError):
+        return cap
+    idle_cores = (os.cpu_count() or 1) * (idle1 - idle0) / max(all1 - all0, 1)
+    return max(1, min(cap, int(idle_cores + 0.5)))
+
+
 def _train_sizes(
-    out_dir: Path, world: ToyWorld, names: list[str], seed: int, report: Progress
+    out_dir: Path, world: ToyWorld, names: list[str], seed: int, report: Progress, threads: int | None
 ) -> list[dict[str, Any]]:
     """Train (or resume) each size in turn; the rows of all their checkpoints."""
     tokenizer = world.tokenizer()
@@ -124,6 +149,7 @@ def _train_sizes(
         def on_step(step: int, _base: int = base, _name: str = name) -> None:
             report(_base + step, total, _name)
 
+        torch.set_num_threads(threads or free_threads(min(2, os.cpu_count() or 1)))
         records = train_size(
             size, run_dir, tokenizer, seed=seed, heldout=heldout, on_step=on_step,
             stream=lambda s, n: world.stream(tokenizer, s, n), loss_corpus=world.loss_corpus,
