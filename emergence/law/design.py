@@ -165,10 +165,10 @@ def plan_runs(
         score = gains / np.maximum(cost, 1e-300)
         score[(uses >= max_seeds) | (spent + cost > budget * (1 + 1e-9))] = -np.inf
         short = need - len(have)
-        if short > 0:  # the fit has no prior: first buy the distinct amounts it needs (affordably)
+        if short > 0:  # the fit has no prior: first buy the distinct amounts it needs, all of them affordable
             new = ~np.isin(amount, list(have))
-            cheapest = np.sort([cost[new & (amount == a)].min() for a in np.unique(amount[new])])
-            rest = cheapest[: short - 1].sum() if short > 1 else 0.0
+            price = {a: cost[new & (amount == a)].min() for a in np.unique(amount[new])}
+            rest = np.array([sum(sorted(p for b, p in price.items() if b != a)[: short - 1]) for a in amount])
             score[~new | (spent + cost + rest > budget * (1 + 1e-9))] = -np.inf
         c = int(np.argmax(score))
         if not np.isfinite(score[c]) or score[c] <= 0:

@@ -44,6 +44,18 @@ def test_plan_stays_within_budget_and_beats_the_default_grid_at_equal_cost(draws
     assert design.half_width < design_half_width(FORM, draws, default, measured=fewshot)
 
 
+@pytest.mark.parametrize("budget", [800.0, 5000.0, 8 * 4 * 1024 + 300.0, 40_000.0])
+def test_every_plan_can_be_fitted_or_is_refused(draws, budget):
+    # the fit has no prior: three distinct amounts, even where the most informative one is dear
+    candidates = grid((4, 8, 16, 1024)).drop(columns="seed")
+    if budget < 8 * 4 * (4 + 8 + 16):
+        with pytest.raises(EmergenceError, match="at 3 data amounts"):
+            plan_runs(FORM, draws, candidates, budget, measured=grid((0,)))
+        return
+    design = plan_runs(FORM, draws, candidates, budget, measured=grid((0,)))
+    assert design.runs["data_amount"].nunique() >= 3 and design.cost <= budget
+
+
 def test_more_runs_never_widen_the_expected_interval(draws):
     few = design_half_width(FORM, draws, grid((64, 1024)))
     more = design_half_width(FORM, draws, grid((64, 256, 1024, 4096)))
