@@ -54,16 +54,23 @@ def _prob_correct_choice(task, answered: list[tuple[dict, list]]) -> float:
     return sum(probs) / len(probs)
 
 
+def answer_continuation(task, doc: dict, until) -> str:
+    """The text that answers a question exactly: the task's target delimiter, the answer, and the first
+    stop string (so a longer answer with the same start does not count). Without the delimiter the answer
+    runs into the question's last word ("?c81", one unknown word on `know_country_qa`) and its probability
+    is near zero for every model."""
+    until = [until] if isinstance(until, str) else list(until or [""])
+    return f"{task.config.target_delimiter or ''}{task.doc_to_target(doc)}{until[0]}"
+
+
 def _prob_correct_target(lm, task, answered: list[tuple[dict, list]]) -> float:
-    """Mean probability of the exact target (and the stop string after it) given the prompt."""
+    """Mean probability of the exact answer given the prompt (``answer_continuation``)."""
     from lm_eval.api.instance import Instance
 
     requests = []
     for i, (doc, reqs) in enumerate(answered):
         context, gen_kwargs = reqs[0].arguments[0], reqs[0].arguments[1]
-        until = gen_kwargs.get("until") or [""]
-        stop = until[0] if isinstance(until, list) else until
-        target = str(task.doc_to_target(doc)) + stop
+        target = answer_continuation(task, doc, gen_kwargs.get("until"))
         requests.append(Instance(request_type="loglikelihood", doc=doc, arguments=(context, target), idx=i))
     results = lm.loglikelihood(requests, disable_tqdm=True)
     return sum(math.exp(ll) for ll, _ in results) / len(results)

@@ -140,3 +140,19 @@ def test_an_lm_eval_without_speed_ups_gives_the_same_results_and_says_so_once(mo
     fast = [evaluate(model, tok, task, **kwargs) for task, kwargs in cases]
     assert run.stdout.strip() == json.dumps(fast)  # every number to the last bit (stderr: NaN in both)
     assert run.stderr.count("lm-eval speed-ups off for version 0.5.0") == 1, run.stderr
+
+
+def test_the_answer_scored_for_prob_correct_is_the_one_generation_would_give():
+    """know_country_qa's answers follow the question after a space: scored without it, "?c81" is one unknown
+    word and every model's prob_correct was ~1e-5 while its exact match reached 99%."""
+    from emergence.harness.evaluate import answer_continuation
+    from emergence.harness.tasks import load_task
+    from emergence.ladder.toy.worlds import WORLDS
+
+    task, tok = load_task("know_country_qa"), WORLDS["knowledge"].tokenizer()
+    doc = next(iter(task.test_docs()))
+    continuation = answer_continuation(task, doc, task.config.generation_kwargs["until"])
+    context = task.doc_to_text(doc)
+    whole = tok.convert_ids_to_tokens(tok(context + continuation)["input_ids"])
+    assert tok.unk_token not in whole
+    assert whole[len(tok(context)["input_ids"]) :] == [*doc["answer"].split(), "."]
