@@ -31,8 +31,8 @@ def emergence_flops(fit: BenchmarkFit) -> float | None:
 
 def default_budget(fit: BenchmarkFit, checkpoints: pd.DataFrame) -> float:
     """A first budget to show: the predicted emergence FLOPs, else 10x the ladder's largest model."""
-    if emergence_flops(fit):
-        return float(f"{fit.point.flops:.3g}")
+    if flops := emergence_flops(fit):
+        return float(f"{flops:.3g}")
     top = checkpoints["flops"].max() if "flops" in checkpoints else None
     return float(f"{10 * top:.3g}") if top and math.isfinite(top) else 1e21
 

@@ -43,16 +43,20 @@ class FitOptions:
         kwargs = {"link": self.link, "shift": self.shift, "d0": self.d0, "chance": self.chance} | overrides
         return EmergenceLaw(**kwargs)
 
-    def for_table(self, table: pd.DataFrame) -> FitOptions:
-        """The options as fitted on ``table``: a built-in task's known chance when none is given; with one
-        data amount only (e.g. few-shot ladder logs) the elbow cannot shift, so the shift is "none" and
-        there is no D0 to vary."""
-        options = self
+    def with_task_chance(self, table: pd.DataFrame) -> FitOptions:
+        """The options with a built-in task's known chance when none is given."""
         if self.chance is None and "task" in table and len(table):
             from emergence.builtin import known_chance
 
             chance = known_chance(str(table["task"].iloc[0]))
-            options = options if chance is None else replace(options, chance=chance)
+            return self if chance is None else replace(self, chance=chance)
+        return self
+
+    def for_table(self, table: pd.DataFrame) -> FitOptions:
+        """The options as fitted on ``table``: a built-in task's known chance when none is given; with one
+        data amount only (e.g. few-shot ladder logs) the elbow cannot shift, so the shift is "none" and
+        there is no D0 to vary."""
+        options = self.with_task_chance(table)
         if self.shift != "none" and table["data_amount"].nunique() < 2:
             return replace(options, shift="none", d0_values=())
         return options

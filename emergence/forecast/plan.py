@@ -11,7 +11,7 @@ budget, and writes the plan as a sweep spec that `emergence sweep` runs as it is
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -94,10 +94,8 @@ def plan_task(
     """
     from emergence.law.design import design_half_width, plan_runs
 
-    # the table's chance, but the law's shift kept even while only few-shot rows are stored: the runs
-    # being planned are what will let it shift
-    finetune = finetune or FinetuneSpec()
-    options = replace(options.for_table(table), shift=options.shift, d0_values=options.d0_values)
+    # not for_table: while only few-shot rows are stored it drops the shift, which the planned runs are for
+    finetune, options = finetune or FinetuneSpec(), options.with_task_chance(table)
     ck = checkpoint_table(table).dropna(subset=["pretraining_loss"])
     if len(ck) < 3:
         raise EmergenceError(

@@ -161,19 +161,18 @@ def plan_runs(
     spent, uses, chosen = 0.0, np.zeros(len(blocks), int), []
     _check_fittable(need, have, amount, cost, budget)
     while True:
-        gains = np.array([_gain(inverse, g[:, b, :])[0].mean() for b in blocks])
-        score = gains / np.maximum(cost, 1e-300)
+        updates = [_gain(inverse, g[:, b, :]) for b in blocks]
+        score = np.array([removed.mean() for removed, _ in updates]) / np.maximum(cost, 1e-300)
         score[(uses >= max_seeds) | (spent + cost > budget * (1 + 1e-9))] = -np.inf
         short = need - len(have)
         if short > 0:  # the fit has no prior: first buy the distinct amounts it needs, all of them affordable
-            new = ~np.isin(amount, list(have))
-            price = {a: cost[new & (amount == a)].min() for a in np.unique(amount[new])}
+            price = _new_amount_prices(amount, cost, have)
             rest = np.array([sum(sorted(p for b, p in price.items() if b != a)[: short - 1]) for a in amount])
-            score[~new | (spent + cost + rest > budget * (1 + 1e-9))] = -np.inf
+            score[~np.isin(amount, list(price)) | (spent + cost + rest > budget * (1 + 1e-9))] = -np.inf
         c = int(np.argmax(score))
         if not np.isfinite(score[c]) or score[c] <= 0:
             break
-        inverse = _gain(inverse, g[:, blocks[c], :])[1]
+        inverse = updates[c][1]
         chosen += [(i, uses[c]) for i in blocks[c]]
         uses[c] += 1
         have.add(amount[c])
@@ -192,11 +191,16 @@ def _amounts_needed(law: EmergenceLaw) -> int:
     return 0 if law.shift == "none" else 2 if "shift_alpha" in law.fix else 3
 
 
+def _new_amount_prices(amount: np.ndarray, cost: np.ndarray, have: set) -> dict:
+    """The cheapest run (or column) of each candidate amount not yet measured or chosen."""
+    return {a: cost[amount == a].min() for a in np.unique(amount) if a not in have}
+
+
 def _check_fittable(need: int, have: set, amount: np.ndarray, cost: np.ndarray, budget: float) -> None:
     short = need - len(have)
-    new = sorted(cost[amount == a].min() for a in np.unique(amount) if a not in have)
     if short <= 0:
         return
+    new = sorted(_new_amount_prices(amount, cost, have).values())
     if len(new) < short:
         raise EmergenceError(f"the law's fit needs finetuned runs at {need} data amounts ({len(have)} stored) and "
                              f"only {len(new)} other candidate amount(s) are given: give more (--amounts)")  # fmt: skip

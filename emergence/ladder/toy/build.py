@@ -149,7 +149,8 @@ def _train_sizes(
         def on_step(step: int, _base: int = base, _name: str = name) -> None:
             report(_base + step, total, _name)
 
-        torch.set_num_threads(threads or free_threads(min(2, os.cpu_count() or 1)))
+        if not set(size.save_steps) <= done_steps:  # a finished size trains nothing: no cores to count
+            torch.set_num_threads(threads or free_threads(min(2, os.cpu_count() or 1)))
         records = train_size(
             size, run_dir, tokenizer, seed=seed, heldout=heldout, on_step=on_step,
             stream=lambda s, n: world.stream(tokenizer, s, n), loss_corpus=world.loss_corpus,
