@@ -114,8 +114,11 @@ def why_section(fit: BenchmarkFit) -> None:
     )
 
 
-def show(fit: BenchmarkFit, path: str) -> None:
-    """The chain view of one benchmark (not its parameters)."""
+def show(fit: BenchmarkFit, path: str, chance: float | None = None) -> None:
+    """The chain view of one benchmark (not its parameters), and the plan of the finetuning runs that would
+    let the emergence law forecast it: a ladder of few-shot results is where the first plan is made."""
+    from emergence.dashboards import plan_panel
+
     st.caption(
         "A ladder of few-shot results only: the forecast is the peers' chain (OLMo ladder, observational "
         "scaling laws) fitted across the ladder's training runs, not the emergence law (which needs finetuning)."
@@ -123,6 +126,7 @@ def show(fit: BenchmarkFit, path: str) -> None:
     headline(fit)
     compute_section(fit, path)
     why_section(fit)
+    plan_panel.show(fit, path, "relu", chance)
 
 
 def parameters(fit: BenchmarkFit) -> None:

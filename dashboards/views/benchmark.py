@@ -41,7 +41,7 @@ if fit.table.empty:
     st.stop()
 
 if fit.chain is not None:
-    chain_panel.show(fit, path)
+    chain_panel.show(fit, path, chance)
 else:
     law_panel.show(fit, doc, path, link)
 

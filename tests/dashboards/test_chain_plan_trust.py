@@ -106,6 +106,25 @@ def test_benchmark_shows_the_chain_not_a_missing_elbow(chain_store):
     assert "points on" in texts(at)  # the trust line: mean error in points on held-out runs
 
 
+def test_a_ladder_of_few_shot_results_gets_its_first_plan(tmp_path):
+    """Few-shot results only (the knowledge ladder's, from the shipped store): the chain forecasts them,
+    and the plan of the finetuning runs the emergence law would need is made from the prior."""
+    with Store(SHIPPED, read_only=True) as st:
+        rows = forecast.fit_table(st.results(), "know_country_qa", "exact_match")
+    rows = rows[rows["data_amount"] == 0][
+        ["task", "metric", "checkpoint", "pretraining_loss", "data_amount", "seed", "accuracy", "n_examples",
+         "params", "tokens"]
+    ]  # fmt: skip
+    rows.to_csv(tmp_path / "fewshot.csv", index=False)
+    with Store(tmp_path / "store.sqlite") as store:
+        ingest(store, tmp_path / "fewshot.csv")
+    at = open_app(tmp_path / "store.sqlite", "benchmark", benchmark_task="know_country_qa")
+    shown = metrics(at)
+    assert not at.exception and "Backtest" in shown  # the chain's view
+    assert 0 < int(shown["Runs planned"]) <= 96 and "from the prior" in texts(at)
+    assert any(c.value.startswith("emergence plan") for c in at.code)
+
+
 def test_chain_budget_moves_the_accuracy(chain_store):
     at = open_app(chain_store, "benchmark", benchmark_task=CHAIN_TASK)
     at.number_input(key="budget_flops").set_value(1e18).run()
