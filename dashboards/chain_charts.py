@@ -17,12 +17,15 @@ X_NAMES = {"pretraining_loss": "corpus loss (nats)", "task_loss": "task loss (bi
 
 
 def size_label(params: float) -> str:
-    """A model size as people write it: 190M, 1.3B."""
+    """A model size as people write it: 190M, 1.3B, and 0.95M or 45k for the toy ladders' models."""
     if not params or not math.isfinite(params):
         return "?"
-    if params >= 1e9:
-        return f"{params / 1e9:.1f}".rstrip("0").rstrip(".") + "B"
-    return f"{params / 1e6:.0f}M"
+    for unit, scale in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if params >= scale:
+            digits = 2 if params < 10 * scale else 0 if params >= 100 * scale else 1
+            text = f"{params / scale:.{digits}f}"
+            return (text.rstrip("0").rstrip(".") if "." in text else text) + unit
+    return f"{params:.0f}"
 
 
 def observed_checkpoints(fit: BenchmarkFit) -> pd.DataFrame:

@@ -51,7 +51,10 @@ def test_fewshot_emergence(results, task):
 # The sigmoid is the link the shipped forecasts use (AIC prefers it on both tasks). The ReLU's elbow on the
 # multiple choice at 32 examples sits below its few-shot one (0.853 vs 0.877 nats) and is not pinned. On the
 # multiple choice, 2,048 examples lift every checkpoint above chance: no elbow, so that amount drops out.
-SHIFT_READINGS = [("toy_sum_qa", "relu"), ("toy_sum_qa", "sigmoid"), ("toy_sum_choice", "sigmoid")]
+# On know_country_qa the elbows at 16, 48 and 160 examples rise by less than their intervals' width (all
+# get 80 to 100 finetuning steps); the multiple choice's do not rise (docs/toy-world.md).
+SHIFT_READINGS = [("toy_sum_qa", "relu"), ("toy_sum_qa", "sigmoid"), ("toy_sum_choice", "sigmoid"),
+                  ("know_country_qa", "sigmoid"), ("know_country_qa", "relu")]  # fmt: skip
 
 
 @pytest.mark.parametrize("task,link", SHIFT_READINGS)

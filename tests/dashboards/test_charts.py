@@ -27,3 +27,10 @@ def test_an_actual_elbow_beyond_the_loss_law_leaves_the_backtest_chart_finite():
     cutoffs = pd.DataFrame({"cutoff_flops": [1e12, 2e12], "predicted_elbow": [1.8, 1.7], "lower": [1.7, 1.6],
                             "upper": [1.9, 1.8], "error": [0.3, 0.2], "success": [False, False]})  # fmt: skip
     assert finite_spec(backtest_charts.elbow_flops(cutoffs, Law(), actual=1.45, threshold=0.1))
+
+
+def test_model_sizes_are_labelled_as_people_write_them_down_to_the_toy_ladders():
+    from emergence.dashboards.chain_charts import size_label
+
+    sizes = [190e6, 1.3e9, 7e9, 3.17e6, 949_000, 45_300, 300]
+    assert [size_label(p) for p in sizes] == ["190M", "1.3B", "7B", "3.17M", "949k", "45.3k", "300"]

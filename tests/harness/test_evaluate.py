@@ -155,4 +155,5 @@ def test_the_answer_scored_for_prob_correct_is_the_one_generation_would_give():
     context = task.doc_to_text(doc)
     whole = tok.convert_ids_to_tokens(tok(context + continuation)["input_ids"])
     assert tok.unk_token not in whole
-    assert whole[len(tok(context)["input_ids"]) :] == [*doc["answer"].split(), "."]
+    # the answer, the " ." every corpus line ends with (part of the target), and the stop generation ends at
+    assert whole[len(tok(context)["input_ids"]) :] == [*doc["answer"].split(), ".", "\n"]
