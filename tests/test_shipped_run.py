@@ -15,6 +15,7 @@ import pytest
 from benchmarks.toy_world import line_up, size_of
 from emergence.builtin import known_chance
 from emergence.forecast import fit_table
+from emergence.forecast.fitting import fit_loss_laws
 from emergence.law import EmergenceLaw, elbows_by_amount, forecast_before_emergence
 from emergence.store import Store
 
@@ -103,3 +104,11 @@ def test_knowledge_forecast_from_checkpoints_at_chance_lands_near_the_fewshot_el
         fit_table(results, "know_country_qa", metric), EmergenceLaw(link=link, chance=chance)
     )
     assert abs(f["error"]) <= 0.1
+
+
+def test_the_knowledge_worlds_loss_law_says_its_flops_are_not_to_be_trusted(results):
+    # Its compute law, fitted over every checkpoint, levels off above the loss size l reached (point 3 of
+    # issue #23, missed): forecasts must say so rather than print FLOPs as if they held.
+    laws, _ = fit_loss_laws(fit_table(results, "know_country_qa", "exact_match"))
+    assert "levels off" in laws["compute"].warning()
+    assert laws["compute"].to_dict()["warning"] == laws["compute"].warning()

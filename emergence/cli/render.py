@@ -41,6 +41,9 @@ def echo_forecast(doc: dict) -> None:
     if point["status"] == "found":
         click.echo(f"few-shot emergence at loss {fmt_interval(point['loss'])} nats")
         click.echo(f"                  at FLOPs {fmt_interval(point['flops'], '.3g')}")
+        warning = ((doc.get("loss_law") or {}).get("diagnostics") or {}).get("warning")
+        if warning and not doc.get("chain"):
+            click.echo(f"                  ({warning})")
     else:
         click.echo(f"no emergence point: {point['reason']}")
     bt = doc["backtest"]

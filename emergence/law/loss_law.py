@@ -265,6 +265,19 @@ class LossLawResult:
         lo, hi = np.quantile(f, [alpha / 2, 1 - alpha / 2], method="inverted_cdf")  # f may hold inf
         return float(lo), float(hi)
 
+    def warning(self, tolerance: float = 0.1) -> str | None:
+        """Why FLOPs read through this law are not to be trusted, or None: it levels off above a loss the
+        ladder already reached (so no compute gives that loss), or it misses its own points by more than the
+        tolerance a forecast is judged by (0.1 nats, as the backtest)."""
+        best, floor = float(np.min(self._data[1])), float(self.params_["E"])
+        if floor > best:
+            return (f"the loss law levels off at {floor:.3f} nats, above the {best:.3f} the ladder already reached "
+                    f"(RMSE {self.rmse:.3f} nats): read the forecast in loss, not FLOPs")  # fmt: skip
+        if self.rmse > tolerance:
+            return (f"the loss law misses the ladder's losses by {self.rmse:.3f} nats (RMSE), more than the "
+                    f"{tolerance} nats a forecast is judged by: read the forecast in loss, not FLOPs")  # fmt: skip
+        return None
+
     def widen(self, factor: float) -> LossLawResult:
         """A new result whose prediction intervals are scaled by a factor measured by a backtest (>= 1)."""
         return self._derived(widening_factor=max(float(factor), 1.0))
@@ -278,6 +291,8 @@ class LossLawResult:
             "n_obs": self.n_obs,
             "widening_factor": self.widening_factor,
         }
+        if self.warning():
+            d["warning"] = self.warning()
         if self.draws_ is not None:
             ci = self.conf_int()
             d["conf_int"] = {k: [float(ci.loc[k, "lower"]), float(ci.loc[k, "upper"])] for k in ci.index}

@@ -108,3 +108,14 @@ def test_a_result_does_not_depend_on_later_fits_of_its_estimator(compute_table):
     draws = r.bootstrap(n=20, seed=2).draws_
     law.fit(compute_table.assign(flops=compute_table["flops"] * 1e3))  # another table, other units
     pd.testing.assert_frame_equal(r.bootstrap(n=20, seed=2).draws_, draws)
+
+
+def test_a_law_that_contradicts_its_ladder_says_so(compute_table):
+    assert ComputeLossLaw(n_boot=0).fit(compute_table).warning() is None  # a clean power law
+    assert "warning" not in ComputeLossLaw(n_boot=0).fit(compute_table).to_dict()
+    # a ladder whose last checkpoints keep improving below where its early descent points
+    flops = np.logspace(10, 13.3, 16)
+    loss = np.r_[np.linspace(5.8, 2.2, 8), np.linspace(2.0, 1.44, 8)]
+    table = pd.DataFrame({"flops": flops, "pretraining_loss": loss})
+    words = ComputeLossLaw(n_boot=0).fit(table).warning()
+    assert words and "read the forecast in loss" in words
