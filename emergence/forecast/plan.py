@@ -139,6 +139,8 @@ def plan_task(
     assumptions = [
         *notes, *more,
         f"each evaluation scores {n_eval} examples",
+        f"the task's train split holds at least {int(runs['data_amount'].max())} examples (a run beyond it "
+        "fails: choose among smaller amounts, --amounts)",
         f"the law: {form.link} link, {form.shift} shift of the elbow with data amount (D0 = {form.d0:g})",
         "the interval is the Fisher-information (Cramer-Rao) half-width averaged over plausible laws: what a "
         "well-specified fit reaches; the backtest widens real forecasts further",

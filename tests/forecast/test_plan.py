@@ -42,6 +42,8 @@ def test_a_prior_plan_before_any_finetuned_run():
     assert plan.default_runs == 16 and plan.default_half_width is not None  # 4 amounts x 4 checkpoints
     assert (plan.runs["data_amount"] == 0).sum() == 0  # few-shot rows are stored already
     assert any("prior" in a for a in plan.assumptions)
+    # the store does not know the task's data: the plan says how much its largest amount needs
+    assert f"holds at least {finetuned['data_amount'].max()} examples" in " ".join(plan.assumptions)
 
 
 def test_emerged_checkpoints_bound_the_prior_elbow():
