@@ -75,7 +75,7 @@ class SweepSummary:
             text += f"; released {self.released} left running by a dead sweep"
         if self.remeasured:
             text += (
-                f"; {self.remeasured} cells measured again (their settings, task data or checkpoint weights "
+                f"; {self.remeasured} cells measured again (their settings, task data, checkpoint weights or paths "
                 "changed since an earlier run; fits take each cell's newest run)"
             )
         return text
