@@ -71,7 +71,8 @@ def test_a_changed_spec_measures_its_cells_again_and_fits_take_the_newest_runs(t
     # few-shot jobs do not finetune: their identity, and their runs, stay; the 8 finetuned cells run again
     assert (changed.ran, changed.skipped, changed.remeasured) == (8, 2, 8)
     assert (
-        "8 cells measured again (their settings, task data, checkpoint weights or paths changed" in changed.message()
+        "8 cells measured again (their settings, task data, checkpoint weights or paths changed"
+        in changed.message()
     )
     with Store(_spec(tmp_path).store) as st:
         results = st.results()
