@@ -51,6 +51,13 @@ class BenchmarkFit:
         """The loss-vs-compute law, or None."""
         return self.loss_laws.get("compute")
 
+    @property
+    def flops_warning(self) -> str | None:
+        """Why FLOPs read through the loss law are not to be trusted; None when they are (or the chain, not
+        the loss law, gives them)."""
+        why = self.loss_law.warning() if self.chain is None and self.loss_law is not None else None
+        return f"FLOPs here are not to be trusted: {why}." if why else None
+
     def flops_to_loss(self, flops) -> np.ndarray:
         """Pretraining loss the loss law predicts at each FLOPs budget."""
         return self.loss_law.predict(np.atleast_1d(np.asarray(flops, float)))["mean"].to_numpy(float)

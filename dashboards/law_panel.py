@@ -62,8 +62,8 @@ def at_budget(fit: BenchmarkFit, path: str) -> None:
     if fit.result is None:
         return
     flops = budget_panel.budget_numbers(fit, budget)
-    if fit.chain is None and fit.loss_law is not None and fit.loss_law.warning():
-        st.warning(f"FLOPs here are not to be trusted: {fit.loss_law.warning()}.", icon="⚠️")
+    if fit.flops_warning:
+        st.warning(fit.flops_warning, icon="⚠️")
     if fit.loss_law is not None:
         acc_chart, prob_chart = charts.forecast_vs_compute(fit, flops)
         g1, g2 = st.columns(2)

@@ -157,6 +157,8 @@ if cutoffs["predicted_elbow"].notna().any():
                 "the FLOPs used to predict it; dashed: the actual emergence FLOPs; a forecast above the "
                 "dotted diagonal was made before emergence."
             )
+            if fit.flops_warning:
+                st.warning(fit.flops_warning, icon="⚠️")
         else:
             st.altair_chart(backtest_charts.backtest_errors(cutoffs, threshold), width="stretch")
             st.caption(f"No loss-vs-compute law ({fit.loss_law_error}): the error per cutoff instead.")

@@ -262,6 +262,16 @@ def test_pages_on_the_shipped_demo_store(page):
 
 
 @pytest.mark.skipif(not SHIPPED.is_file(), reason="no shipped demo store (data/demo/store.sqlite) yet")
+@pytest.mark.parametrize("page,key", [("benchmark", "benchmark_task"), ("backtest", "backtest_task")])
+def test_flops_through_a_loss_law_that_contradicts_its_ladder_come_with_a_warning(page, key):
+    # the knowledge world's compute law levels off above the loss its largest size reached
+    at = open_app(SHIPPED, page)
+    at.selectbox(key=key).set_value("know_country_qa").run()
+    assert not at.exception
+    assert any("FLOPs here are not to be trusted: the loss law levels off" in w.value for w in at.warning)
+
+
+@pytest.mark.skipif(not SHIPPED.is_file(), reason="no shipped demo store (data/demo/store.sqlite) yet")
 def test_a_backtest_whose_cutoffs_place_no_elbow_says_why_and_shows_what_it_had():
     at = open_app(SHIPPED, "backtest")
     at.selectbox(key="backtest_task").set_value("toy_sum_choice").run()
