@@ -22,6 +22,7 @@ from emergence.cli.options import (
 )
 from emergence.cli.render import (
     advance,
+    clip,
     echo_cutoffs,
     echo_forecast,
     echo_json,
@@ -59,7 +60,7 @@ def fit(task, metric, store_path, as_json, **options):
         [
             {"task": r["task"], "metric": r["metric"], "status": r["status"],
              "elbow (nats)": fmt_interval(r.get("elbow")), "FLOPs": fmt_interval(r.get("flops"), ".3g"),
-             "note": (r.get("note") or "")[:80]}
+             "note": clip(r.get("note") or "", 80)}
             for r in rows
         ],
         ["task", "metric", "status", "elbow (nats)", "FLOPs", "note"],

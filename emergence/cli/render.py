@@ -15,6 +15,11 @@ def fmt(value, spec: str = ".3g") -> str:
     return "-" if value is None else format(value, spec)
 
 
+def clip(text: str, width: int) -> str:
+    """Text cut to a table column's width, an ellipsis saying so (--json has it whole)."""
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
+
+
 def fmt_interval(interval: dict | None, spec: str = ".3f") -> str:
     if not interval:
         return "-"

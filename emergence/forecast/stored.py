@@ -129,13 +129,14 @@ def fit_pair(
         status = "no_elbow" if fit.reason and not fit.reason.startswith(("table", "column")) else "error"
         return row | {"status": status, "method": "emergence law", "note": fit.reason}, fit
     point = plain(fit.result.to_dict(alpha=fit.options.alpha))["emergence_point"]
+    warning = fit.loss_law.warning() if fit.loss_law is not None else None  # FLOPs not to be trusted
     return row | {
         "status": "fitted",
         "method": "emergence law",
         "elbow": interval(point["loss"], point["loss_lower"], point["loss_upper"]),
         "flops": interval(point["flops"], point["flops_lower"], point["flops_upper"]),
         "converged": bool(fit.result.converged),
-        "note": "; ".join(fit.loss_notes),
+        "note": "; ".join(([warning] if warning else []) + fit.loss_notes),
     }, fit
 
 

@@ -84,3 +84,19 @@ def test_an_unknown_task_is_refused_with_the_stores_choices(store, command, run)
     code, _, err = run(command, "--task", "nope", *FAST, "--store", store)
     assert code == 2 and "no finished results for task 'nope'" in err
     assert "the store has: " in err and "hellaswag_val_rc_5shot/len_norm" in err and "none" not in err
+
+
+@pytest.mark.skipif(not SHIPPED.is_file(), reason="no shipped demo store yet")
+def test_fit_and_forecast_say_when_their_flops_are_not_to_be_trusted(tmp_path, run):
+    # the knowledge world's compute law levels off above the loss its largest size reached
+    store = tmp_path / "s.sqlite"
+    store.write_bytes(SHIPPED.read_bytes())
+    code, out, err = run(
+        "fit", "--task", "know_country_qa", "--metric", "exact_match", *FAST, "--store", store
+    )
+    assert code == 0, err
+    assert "the loss law levels off at" in out and "…" in out  # cut to the column, and says so
+    code, out, err = run("forecast", "--task", "know_country_qa", "--metric", "exact_match", *FAST,
+                         "--no-backtest", "--store", store)  # fmt: skip
+    assert code == 0, err
+    assert "at FLOPs -" in out and "read the forecast in loss, not FLOPs" in out
