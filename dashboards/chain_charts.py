@@ -16,16 +16,19 @@ FLOPS_AXIS = alt.Axis(format=".0e")
 X_NAMES = {"pretraining_loss": "corpus loss (nats)", "task_loss": "task loss (bits per byte)"}
 
 
+SIZE_UNITS = (("T", 1e12), ("B", 1e9), ("M", 1e6), ("k", 1e3), ("", 1.0))
+
+
 def size_label(params: float) -> str:
-    """A model size as people write it: 190M, 1.3B, and 0.95M or 45k for the toy ladders' models."""
-    if not params or not math.isfinite(params):
+    """A model size as people write it, to three digits: 190M, 1.3B, and 949k or 45.3k for the toy ladders."""
+    if not params or not math.isfinite(params) or params <= 0:
         return "?"
-    for unit, scale in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
-        if params >= scale:
-            digits = 2 if params < 10 * scale else 0 if params >= 100 * scale else 1
-            text = f"{params / scale:.{digits}f}"
-            return (text.rstrip("0").rstrip(".") if "." in text else text) + unit
-    return f"{params:.0f}"
+    for bigger, (unit, scale) in zip((None, *SIZE_UNITS), SIZE_UNITS, strict=False):
+        if params >= scale or not unit:
+            x = params / scale
+            text = f"{x:.{2 if x < 10 else 1 if x < 100 else 0}f}"
+            text = text.rstrip("0").rstrip(".") if "." in text else text
+            return f"1{bigger[0]}" if bigger and float(text) >= 1000 else text + unit  # 999.9k is 1M
 
 
 def observed_checkpoints(fit: BenchmarkFit) -> pd.DataFrame:

@@ -56,7 +56,7 @@ class BenchmarkFit:
         """Why FLOPs read through the loss law are not to be trusted; None when they are (or the chain, not
         the loss law, gives them)."""
         why = self.loss_law.warning() if self.chain is None and self.loss_law is not None else None
-        return f"FLOPs here are not to be trusted: {why}." if why else None
+        return f"{why}." if why else None
 
     def flops_to_loss(self, flops) -> np.ndarray:
         """Pretraining loss the loss law predicts at each FLOPs budget."""

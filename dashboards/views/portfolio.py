@@ -44,6 +44,11 @@ def _interval(section: dict | None, key: str) -> dict:
     }
 
 
+def flops_warning(doc: dict) -> str:
+    """The forecast's word on its loss law, when its FLOPs are not to be trusted."""
+    return ((doc.get("loss_law") or {}).get("diagnostics") or {}).get("warning") or ""
+
+
 rows = []
 for b in benchmarks.itertuples(index=False):
     doc = data.forecast_document(path, b.task, b.metric) if (b.task, b.metric) in documented else None
@@ -63,7 +68,7 @@ for b in benchmarks.itertuples(index=False):
         row |= _interval(ep.get("loss"), "loss") | _interval(ep.get("flops"), "flops")
         row |= {"trust": mark["mark"], "backtest": mark["detail"], "advance": mark["advance"],
                 "source": f"forecast {doc['provenance']['created_at'][:10]}" + ("" if fresh else " (results changed since)"),
-                "note": ep.get("reason") or ""}  # fmt: skip
+                "note": ep.get("reason") or ("" if method == "chain" else flops_warning(doc))}  # fmt: skip
     elif b.few_shot_only and not live:
         row |= {"status": "not forecast", "method": "chain", "trust": "untested", "source": "none",
                 "backtest": "no forecast yet", "note": f"emergence forecast --task {b.task} --metric {b.metric}"}  # fmt: skip
@@ -93,7 +98,7 @@ for b in benchmarks.itertuples(index=False):
                 "trust": "untested",
                 "backtest": "no exported forecast: see the Backtest page",
                 "source": "live fit",
-                "note": fit.error or "",
+                "note": fit.error or fit.flops_warning or "",
             }
     rows.append(row)
 columns = ["benchmark", "metric", "trust", "status", "loss", "loss_lower", "loss_upper", "flops", "flops_lower",

@@ -17,7 +17,7 @@ def fmt(value, spec: str = ".3g") -> str:
 
 def clip(text: str, width: int) -> str:
     """Text cut to a table column's width, an ellipsis saying so (--json has it whole)."""
-    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
+    return text if len(text) <= width else text[: max(width - 1, 0)].rstrip() + "…"
 
 
 def fmt_interval(interval: dict | None, spec: str = ".3f") -> str:
@@ -46,11 +46,11 @@ def echo_forecast(doc: dict) -> None:
     if point["status"] == "found":
         click.echo(f"few-shot emergence at loss {fmt_interval(point['loss'])} nats")
         click.echo(f"                  at FLOPs {fmt_interval(point['flops'], '.3g')}")
-        warning = ((doc.get("loss_law") or {}).get("diagnostics") or {}).get("warning")
-        if warning and not doc.get("chain"):
-            click.echo(f"                  ({warning})")
     else:
         click.echo(f"no emergence point: {point['reason']}")
+    warning = ((doc.get("loss_law") or {}).get("diagnostics") or {}).get("warning")
+    if warning and not doc.get("chain"):
+        click.echo(f"                  ({warning})")
     bt = doc["backtest"]
     if doc.get("chain"):
         echo_chain(doc["chain"])

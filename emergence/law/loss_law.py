@@ -265,17 +265,18 @@ class LossLawResult:
         lo, hi = np.quantile(f, [alpha / 2, 1 - alpha / 2], method="inverted_cdf")  # f may hold inf
         return float(lo), float(hi)
 
-    def warning(self, tolerance: float = 0.1) -> str | None:
-        """Why FLOPs read through this law are not to be trusted, or None: it levels off above a loss the
-        ladder already reached (so no compute gives that loss), or it misses its own points by more than the
-        tolerance a forecast is judged by (0.1 nats, as the backtest)."""
+    def warning(self, tolerance: float = 0.1, margin: float = 0.02) -> str | None:
+        """Why FLOPs read through this law are not to be trusted, or None: it levels off more than `margin`
+        above a loss the ladder already reached (no compute gives that loss; a smaller excess is the noise of
+        the last points), or it misses its own points by more than the tolerance a forecast is judged by (0.1
+        nats, as the backtest)."""
         best, floor = float(np.min(self._data[1])), float(self.params_["E"])
-        if floor > best:
-            return (f"the loss law levels off at {floor:.3f} nats, above the {best:.3f} the ladder already reached "
-                    f"(RMSE {self.rmse:.3f} nats): read the forecast in loss, not FLOPs")  # fmt: skip
+        if floor > best + margin:
+            return (f"FLOPs not to be trusted: the loss law levels off at {floor:.3f} nats, above the {best:.3f} "
+                    f"the ladder reached (RMSE {self.rmse:.3f} nats); read the forecast in loss")  # fmt: skip
         if self.rmse > tolerance:
-            return (f"the loss law misses the ladder's losses by {self.rmse:.3f} nats (RMSE), more than the "
-                    f"{tolerance} nats a forecast is judged by: read the forecast in loss, not FLOPs")  # fmt: skip
+            return (f"FLOPs not to be trusted: the loss law misses the ladder's losses by {self.rmse:.3f} nats "
+                    f"(RMSE, over {tolerance:g}); read the forecast in loss")  # fmt: skip
         return None
 
     def widen(self, factor: float) -> LossLawResult:
@@ -291,8 +292,8 @@ class LossLawResult:
             "n_obs": self.n_obs,
             "widening_factor": self.widening_factor,
         }
-        if self.warning():
-            d["warning"] = self.warning()
+        if warning := self.warning():
+            d["warning"] = warning
         if self.draws_ is not None:
             ci = self.conf_int()
             d["conf_int"] = {k: [float(ci.loc[k, "lower"]), float(ci.loc[k, "upper"])] for k in ci.index}

@@ -95,8 +95,8 @@ def test_fit_and_forecast_say_when_their_flops_are_not_to_be_trusted(tmp_path, r
         "fit", "--task", "know_country_qa", "--metric", "exact_match", *FAST, "--store", store
     )
     assert code == 0, err
-    assert "the loss law levels off at" in out and "…" in out  # cut to the column, and says so
+    assert "FLOPs not to be trusted: the loss law levels off at" in out and "…" in out  # cut, and says so
     code, out, err = run("forecast", "--task", "know_country_qa", "--metric", "exact_match", *FAST,
                          "--no-backtest", "--store", store)  # fmt: skip
     assert code == 0, err
-    assert "at FLOPs -" in out and "read the forecast in loss, not FLOPs" in out
+    assert "at FLOPs -" in out and "levels off" in out and "read the forecast in loss" in out

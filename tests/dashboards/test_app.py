@@ -268,7 +268,7 @@ def test_flops_through_a_loss_law_that_contradicts_its_ladder_come_with_a_warnin
     at = open_app(SHIPPED, page)
     at.selectbox(key=key).set_value("know_country_qa").run()
     assert not at.exception
-    assert any("FLOPs here are not to be trusted: the loss law levels off" in w.value for w in at.warning)
+    assert any("FLOPs not to be trusted: the loss law levels off" in w.value for w in at.warning)
 
 
 @pytest.mark.skipif(not SHIPPED.is_file(), reason="no shipped demo store (data/demo/store.sqlite) yet")

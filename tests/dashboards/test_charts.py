@@ -34,3 +34,6 @@ def test_model_sizes_are_labelled_as_people_write_them_down_to_the_toy_ladders()
 
     sizes = [190e6, 1.3e9, 7e9, 3.17e6, 949_000, 45_300, 300]
     assert [size_label(p) for p in sizes] == ["190M", "1.3B", "7B", "3.17M", "949k", "45.3k", "300"]
+    # rounding that reaches the next unit moves up to it; sizes that are no size say so
+    edges = [999_999, 999_950_000, 1e12, 0.5, 0, -2e6, float("nan")]
+    assert [size_label(p) for p in edges] == ["1M", "1B", "1T", "0.5", "?", "?", "?"]

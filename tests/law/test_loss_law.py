@@ -110,12 +110,25 @@ def test_a_result_does_not_depend_on_later_fits_of_its_estimator(compute_table):
     pd.testing.assert_frame_equal(r.bootstrap(n=20, seed=2).draws_, draws)
 
 
-def test_a_law_that_contradicts_its_ladder_says_so(compute_table):
-    assert ComputeLossLaw(n_boot=0).fit(compute_table).warning() is None  # a clean power law
-    assert "warning" not in ComputeLossLaw(n_boot=0).fit(compute_table).to_dict()
-    # a ladder whose last checkpoints keep improving below where its early descent points
-    flops = np.logspace(10, 13.3, 16)
-    loss = np.r_[np.linspace(5.8, 2.2, 8), np.linspace(2.0, 1.44, 8)]
-    table = pd.DataFrame({"flops": flops, "pretraining_loss": loss})
-    words = ComputeLossLaw(n_boot=0).fit(table).warning()
-    assert words and "read the forecast in loss" in words
+def test_a_law_that_contradicts_its_ladder_says_so():
+    flops = np.logspace(10, 13, 12)
+    # a plateau at 1.6 nats, then a last checkpoint at 1.5: the law levels off above a loss already reached
+    plateau = ComputeLossLaw.loss((1.6, 2e10, 1.0), flops)
+    plateau[-1] = 1.5
+    law = ComputeLossLaw(n_boot=0).fit(pd.DataFrame({"flops": flops, "pretraining_loss": plateau}))
+    assert (
+        law.rmse < 0.1 and "levels off at 1.58" in law.warning() and law.to_dict()["warning"] == law.warning()
+    )
+    # a descent no power law follows: fitted, but missing its points by more than 0.1 nats
+    kinked = np.r_[np.linspace(5.8, 2.2, 6), np.linspace(2.0, 1.44, 6)]
+    law = ComputeLossLaw(n_boot=0).fit(pd.DataFrame({"flops": flops, "pretraining_loss": kinked}))
+    assert law.params_["E"] < 1.44 and "misses the ladder's losses by" in law.warning()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_clean_law_does_not_warn_when_its_floor_grazes_the_last_points(seed):
+    rng = np.random.default_rng(seed)
+    flops = np.logspace(18, 21, 12)  # the floor (1.5) within 0.01 of the last points; noise 0.005
+    loss = ComputeLossLaw.loss((1.5, 40.0, 0.3), flops) + rng.normal(0, 0.005, flops.size)
+    law = ComputeLossLaw(n_boot=0).fit(pd.DataFrame({"flops": flops, "pretraining_loss": loss}))
+    assert law.warning() is None and "warning" not in law.to_dict()
