@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 from emergence.dashboards import charts, data, fits, trust
@@ -158,12 +159,18 @@ if found.empty:
     st.info("No benchmark has a located emergence point yet.")
 else:
     key = "flops" if axis == "flops" else "loss"
-    points = found[found[key].notna()].rename(
-        columns={key: "estimate", f"{key}_lower": "lower", f"{key}_upper": "upper"}
-    )
+    finite = np.isfinite(
+        pd.to_numeric(found[key], errors="coerce").astype(float)
+    )  # a loss law's inf: no FLOPs
+    points = found[finite].rename(columns={key: "estimate", f"{key}_lower": "lower", f"{key}_upper": "upper"})
     st.altair_chart(charts.emergence_points(points, axis), width="stretch")
     if axis == "loss":
         st.caption("No loss-vs-compute law for these results (no FLOPs on the checkpoints): shown in loss.")
+    elif not finite.all():
+        names = ", ".join(sorted(set(found.loc[~finite, "benchmark"])))
+        st.caption(
+            f"Not shown, no FLOPs estimate (their loss law gives none; their loss is in the table): {names}."
+        )
 
 st.subheader("All benchmarks")
 st.caption("Click a column to sort (FLOPs follow the loss order); select a row to open its Benchmark page.")

@@ -262,6 +262,17 @@ def test_pages_on_the_shipped_demo_store(page):
 
 
 @pytest.mark.skipif(not SHIPPED.is_file(), reason="no shipped demo store (data/demo/store.sqlite) yet")
+def test_the_portfolio_names_benchmarks_it_cannot_place_in_flops_and_why():
+    at = open_app(SHIPPED)
+    (caption,) = [c.value for c in at.caption if c.value.startswith("Not shown, no FLOPs estimate")]
+    assert "know_country_qa" in caption and "toy_sum_qa" not in caption
+    notes = at.dataframe[-1].value.set_index(["benchmark", "metric"])["note"]
+    assert notes["know_country_qa", "exact_match"].startswith(
+        "FLOPs not to be trusted: the loss law levels off"
+    )
+
+
+@pytest.mark.skipif(not SHIPPED.is_file(), reason="no shipped demo store (data/demo/store.sqlite) yet")
 @pytest.mark.parametrize("page,key", [("benchmark", "benchmark_task"), ("backtest", "backtest_task")])
 def test_flops_through_a_loss_law_that_contradicts_its_ladder_come_with_a_warning(page, key):
     # the knowledge world's compute law levels off above the loss its largest size reached
