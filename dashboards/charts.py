@@ -58,6 +58,18 @@ def _amount_order(amounts) -> list[str]:
     return [_amount_label(d) for d in sorted(set(amounts))]
 
 
+def _weak_end(obs: pd.DataFrame, lo_loss: float) -> float:
+    """Where the loss axis stops on the weak side: twice as far from the strongest checkpoint as the weakest
+    one that any data amount lifts 5 points above the weakest third's level; the weaker ones, all at that
+    level, only squeeze the rise into a sliver (a ladder whose first checkpoints are far up its warm-up)."""
+    losses = obs["pretraining_loss"]
+    floor = obs.loc[losses >= losses.quantile(2 / 3), "accuracy"].median()
+    lifted = losses[obs["accuracy"] >= floor + 0.05]
+    return (
+        float(losses.max()) if lifted.empty else min(float(losses.max()), 2 * float(lifted.max()) - lo_loss)
+    )
+
+
 def accuracy_vs_loss(fit: BenchmarkFit) -> alt.LayerChart:
     """Observed accuracy against pretraining loss per data amount, the fitted curves, and the few-shot
     extrapolation with its band and the predicted elbow (the x axis runs from weak to strong models)."""
@@ -67,13 +79,17 @@ def accuracy_vs_loss(fit: BenchmarkFit) -> alt.LayerChart:
     color = alt.Color(
         "data:N", sort=order, scale=alt.Scale(scheme="viridis", reverse=True), title="finetuning data"
     )
-    lo_loss, hi_loss = float(obs["pretraining_loss"].min()), float(obs["pretraining_loss"].max())
+    lo_loss = float(obs["pretraining_loss"].min())
     if fit.point is not None:
         lo_loss = min(lo_loss, fit.point.loss_lower) - 0.05
+    hi_loss = _weak_end(obs, lo_loss)
+    off = obs.loc[obs["pretraining_loss"] > hi_loss + 0.02, "checkpoint"].nunique()
+    obs = obs[obs["pretraining_loss"] <= hi_loss + 0.02]
     x = alt.X(
         "pretraining_loss:Q",
         scale=alt.Scale(reverse=True, domain=[hi_loss + 0.02, lo_loss], nice=False, zero=False),
-        title="pretraining loss (nats) → stronger models",
+        title=["pretraining loss (nats) → stronger models"]
+        + ([f"{off} weaker checkpoints, all at the weakest level, off the chart"] if off else []),
     )
     y = alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 1]), title="accuracy")
     points = (

@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 from emergence.dashboards import backtest_charts, charts
 
 
@@ -37,3 +38,23 @@ def test_model_sizes_are_labelled_as_people_write_them_down_to_the_toy_ladders()
     # rounding that reaches the next unit moves up to it; sizes that are no size say so
     edges = [999_999, 999_950_000, 1e12, 0.5, 0, -2e6, float("nan")]
     assert [size_label(p) for p in edges] == ["1M", "1B", "1T", "0.5", "?", "?", "?"]
+
+
+def test_the_loss_axis_leaves_off_weak_checkpoints_that_only_squeeze_the_rise():
+    from emergence.dashboards import fits
+
+    from emergence.builtin import shipped_store
+
+    if not shipped_store().is_file():
+        pytest.skip("no shipped demo store yet")
+    domain = {}
+    for task, metric in [("know_country_qa", "exact_match"), ("toy_sum_qa", "exact_match")]:
+        fit = fits.benchmark_fit(str(shipped_store()), task, metric, "sigmoid")
+        x = charts.accuracy_vs_loss(fit).to_dict()["layer"][1]["encoding"]["x"]
+        domain[task] = (x["scale"]["domain"][0], x["title"])
+    # the knowledge ladder's first checkpoints sit far up s's warm-up (5.8 nats), all at chance: left off
+    weak_end, title = domain["know_country_qa"]
+    assert weak_end < 2.5 and "weaker checkpoints, all at the weakest level, off the chart" in title[1]
+    # the arithmetic ladder's weakest checkpoints still rise with finetuning: all shown
+    weak_end, title = domain["toy_sum_qa"]
+    assert weak_end > 1.4 and len(title) == 1
