@@ -82,12 +82,12 @@ def accuracy_vs_loss(fit: BenchmarkFit) -> alt.LayerChart:
     lo_loss = float(obs["pretraining_loss"].min())
     if fit.point is not None:
         lo_loss = min(lo_loss, fit.point.loss_lower) - 0.05
-    hi_loss = _weak_end(obs, lo_loss)
-    off = obs.loc[obs["pretraining_loss"] > hi_loss + 0.02, "checkpoint"].nunique()
-    obs = obs[obs["pretraining_loss"] <= hi_loss + 0.02]
+    hi_loss = _weak_end(obs, lo_loss) + 0.02
+    off = obs.loc[obs["pretraining_loss"] > hi_loss, "checkpoint"].nunique()
+    obs = obs[obs["pretraining_loss"] <= hi_loss]
     x = alt.X(
         "pretraining_loss:Q",
-        scale=alt.Scale(reverse=True, domain=[hi_loss + 0.02, lo_loss], nice=False, zero=False),
+        scale=alt.Scale(reverse=True, domain=[hi_loss, lo_loss], nice=False, zero=False),
         title=["pretraining loss (nats) → stronger models"]
         + ([f"{off} weaker checkpoints, all at the weakest level, off the chart"] if off else []),
     )
@@ -105,7 +105,7 @@ def accuracy_vs_loss(fit: BenchmarkFit) -> alt.LayerChart:
     bars = alt.Chart(obs).mark_rule().encode(x=x, y="lower:Q", y2="upper:Q", color=color)
     layers = [bars, points]
     if fit.result is not None:
-        grid = np.linspace(lo_loss, hi_loss + 0.02, 120)
+        grid = np.linspace(lo_loss, hi_loss, 120)
         curves = []
         for d in amounts:
             if d == 0:

@@ -7,6 +7,8 @@ import pandas as pd
 import streamlit as st
 from emergence.dashboards import charts, data, fits, trust
 
+from emergence.forecast.document import flops_warning
+
 LIVE_CHAINS = 4  # few-shot benchmarks without a forecast fitted live without asking (a chain takes seconds)
 
 st.title("Portfolio")
@@ -45,11 +47,6 @@ def _interval(section: dict | None, key: str) -> dict:
     }
 
 
-def flops_warning(doc: dict) -> str:
-    """The forecast's word on its loss law, when its FLOPs are not to be trusted."""
-    return ((doc.get("loss_law") or {}).get("diagnostics") or {}).get("warning") or ""
-
-
 rows = []
 for b in benchmarks.itertuples(index=False):
     doc = data.forecast_document(path, b.task, b.metric) if (b.task, b.metric) in documented else None
@@ -69,7 +66,7 @@ for b in benchmarks.itertuples(index=False):
         row |= _interval(ep.get("loss"), "loss") | _interval(ep.get("flops"), "flops")
         row |= {"trust": mark["mark"], "backtest": mark["detail"], "advance": mark["advance"],
                 "source": f"forecast {doc['provenance']['created_at'][:10]}" + ("" if fresh else " (results changed since)"),
-                "note": ep.get("reason") or ("" if method == "chain" else flops_warning(doc))}  # fmt: skip
+                "note": ep.get("reason") or flops_warning(doc) or ""}  # fmt: skip
     elif b.few_shot_only and not live:
         row |= {"status": "not forecast", "method": "chain", "trust": "untested", "source": "none",
                 "backtest": "no forecast yet", "note": f"emergence forecast --task {b.task} --metric {b.metric}"}  # fmt: skip

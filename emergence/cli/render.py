@@ -40,6 +40,8 @@ def echo_table(rows: list[dict], columns: list[str]) -> None:
 
 def echo_forecast(doc: dict) -> None:
     """A forecast document for people: the emergence point, the backtest, the budgets."""
+    from emergence.forecast.document import flops_warning  # not at start-up: every command imports render
+
     point = doc["emergence_point"]
     level = f"{100 * doc['interval_level']:.0f}%"
     click.echo(f"{doc['task']} / {doc['metric']}  (chance {doc['chance']:.3f}, {level} intervals)")
@@ -48,8 +50,7 @@ def echo_forecast(doc: dict) -> None:
         click.echo(f"                  at FLOPs {fmt_interval(point['flops'], '.3g')}")
     else:
         click.echo(f"no emergence point: {point['reason']}")
-    warning = ((doc.get("loss_law") or {}).get("diagnostics") or {}).get("warning")
-    if warning and not doc.get("chain"):
+    if warning := flops_warning(doc):
         click.echo(f"                  ({warning})")
     bt = doc["backtest"]
     if doc.get("chain"):

@@ -132,6 +132,14 @@ def read_document(path: str | Path) -> dict:
     return loads_document(read_text(path), str(path))
 
 
+def flops_warning(document: dict) -> str | None:
+    """The document's word that its FLOPs, read through its loss law, are not to be trusted (None when they
+    are, or when the chain gives them)."""
+    if document.get("chain"):
+        return None
+    return ((document.get("loss_law") or {}).get("diagnostics") or {}).get("warning")
+
+
 def plain(value: Any) -> Any:
     """JSON-ready: numpy scalars to Python, non-finite floats to None, recursively."""
     if isinstance(value, dict):
