@@ -53,6 +53,15 @@ def test_benchmarks_ask_about_band_people_and_train_never_meets_test(world):
         assert not train & test and all(lo <= p < hi for p in train | test)
 
 
+def test_replay_keeps_the_stream_but_never_states_a_test_persons_fact(world):
+    replay = world.replay_text(0, 30_000).splitlines()
+    test = {f"p{p}" for p in world.test}
+    assert len(" ".join(replay).split()) + len(replay) >= 30_000
+    assert not [line for line in replay if set(line.split()) & test]
+    stream = [line for line in world.lines(0, 0) if line.split()[0] not in test]
+    assert replay[: len(stream)] == stream  # the stream, test people's lines left out
+
+
 def test_multiple_choice_needs_both_the_city_and_its_country(world):
     """Each block of ten people from ten countries chooses among its cities x its countries: knowing one
     of the two is worth 1/10, neither 1/100 (a favourite option is right for one item in 100)."""
@@ -89,6 +98,18 @@ def test_micro_ladder_builds_in_seconds_and_its_tasks_load_in_lm_eval(tmp_path):
     for task in TASKS:
         loaded = load_task(task)
         assert len(loaded.test_docs()) == world_size(task) and loaded.config.num_fewshot == 3
+
+
+def test_a_replay_text_from_an_older_version_is_replaced_with_a_warning(tmp_path, caplog):
+    table = build_toy_ladder(tmp_path, world="knowledge", sizes=["micro"])
+    replay = tmp_path / "replay.txt"
+    written, mtime = replay.read_text(), replay.stat().st_mtime_ns
+    assert build_toy_ladder(tmp_path, world="knowledge", sizes=["micro"]).equals(table)
+    assert replay.stat().st_mtime_ns == mtime and not caplog.records  # the same text is not written again
+    replay.write_text("p150 lives in c81 .\n")
+    build_toy_ladder(tmp_path, world="knowledge", sizes=["micro"])
+    assert replay.read_text() == written
+    assert "older version" in caplog.text and str(replay) in caplog.text
 
 
 def world_size(task: str) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from pathlib import Path
@@ -17,6 +18,7 @@ from emergence.ladder.toy.train import train_size
 from emergence.ladder.toy.worlds import WORLDS, ToyWorld
 from emergence.progress import Progress, silent
 
+log = logging.getLogger("emergence")
 FLOPS_FORMULA = "6 * params * tokens"
 REPLAY_SEED, REPLAY_TOKENS = 555_557, 200_000
 """The replay text a built ladder writes: a stream seed no size trains on, and its length."""
@@ -98,9 +100,7 @@ def build_toy_ladder(
     out_dir.mkdir(parents=True, exist_ok=True)
     quiet_libraries()
     rows = _train_sizes(out_dir, toy, names, seed, progress or silent, threads)
-    replay = out_dir / "replay.txt"
-    if not replay.exists():  # text like the pretraining text, for finetuning's replay (FinetuneSpec)
-        replay.write_text(toy.text(REPLAY_SEED, REPLAY_TOKENS))
+    _write_replay(out_dir / "replay.txt", toy.text(REPLAY_SEED, REPLAY_TOKENS))
     table = pd.DataFrame(rows, columns=COLUMNS)
     if store is not None:
         _register(store, table, out_dir, toy)
@@ -159,6 +159,16 @@ def _train_sizes(
         report(base, total, name)
         rows += [_row(r, run_dir / f"step-{r['step']:06d}", seed, world) for r in records]
     return rows
+
+
+def _write_replay(path: Path, text: str) -> None:
+    """Write the text finetuning replays (FinetuneSpec.replay_corpus); one an older version wrote is
+    replaced, with a warning (a run's identity holds the replay's hash, so runs made with it stay apart)."""
+    if path.exists() and path.read_text() == text:
+        return
+    if path.exists():
+        log.warning("%s was written by an older version of this world; replaced", path)
+    path.write_text(text)
 
 
 def _register(store: Any, table: pd.DataFrame, out_dir: Path, world: ToyWorld) -> None:

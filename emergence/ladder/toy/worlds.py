@@ -41,7 +41,8 @@ class ToyWorld:
     """(tokenizer, seed, n_tokens) -> the first n_tokens token ids of the pretraining text for a seed."""
     heldout_tokens: int
     text: Callable[[int, int], str]
-    """(seed, n_tokens) -> about n_tokens of the pretraining text, for finetuning's replay."""
+    """(seed, n_tokens) -> about n_tokens of pretraining-like text for finetuning's replay (the knowledge
+    world's leaves out its test people, whose facts are the benchmarks' answers)."""
 
     def heldout(self, tokenizer: PreTrainedTokenizerFast) -> torch.Tensor:
         """The held-out slice on which every checkpoint's pretraining loss is measured."""
@@ -81,6 +82,6 @@ WORLDS = {
         "knowledge", KNOWLEDGE_SIZES, ("s", "m", "l"), ("s", "m"), "know", "knowledge-ladder",
         "knowledge-heldout-v1",
         lambda: build_word_tokenizer(knowledge_world().words), _knowledge_stream, 32_768,
-        lambda seed, n: knowledge_world().text(seed, n),
+        lambda seed, n: knowledge_world().replay_text(seed, n),
     ),
 }  # fmt: skip
