@@ -247,9 +247,9 @@ class FinetuneSpec(Spec):
     replay_corpus: Path | None = Field(
         None,
         description="A text file like the pretraining text: windows of it are mixed into every finetuning step "
-        "(loss on all their tokens), so finetuning does not erase what pretraining stored. It must not hold the "
-        "benchmark's test items, or finetuning teaches their answers. A toy ladder writes one (replay.txt) "
-        "into its folder.",
+        "(loss on all their tokens), so finetuning does not erase what pretraining stored. It must not state the "
+        "facts the benchmark's test items ask about, or finetuning rehearses their answers. A toy ladder "
+        "writes one (replay.txt) into its folder.",
     )
     replay_windows: Annotated[int, Field(ge=0, le=4096)] = Field(
         0, description="Windows of the replay corpus per step (0: no replay)."

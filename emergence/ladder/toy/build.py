@@ -18,7 +18,7 @@ from emergence.ladder.toy.train import train_size
 from emergence.ladder.toy.worlds import WORLDS, ToyWorld
 from emergence.progress import Progress, silent
 
-log = logging.getLogger("emergence")
+log = logging.getLogger(__name__)
 FLOPS_FORMULA = "6 * params * tokens"
 REPLAY_SEED, REPLAY_TOKENS = 555_557, 200_000
 """The replay text a built ladder writes: a stream seed no size trains on, and its length."""
@@ -162,12 +162,13 @@ def _train_sizes(
 
 
 def _write_replay(path: Path, text: str) -> None:
-    """Write the text finetuning replays (FinetuneSpec.replay_corpus); one an older version wrote is
-    replaced, with a warning (a run's identity holds the replay's hash, so runs made with it stay apart)."""
+    """Write the text finetuning replays (FinetuneSpec.replay_corpus); a different one is replaced, with a
+    warning (a run's identity holds the replay's hash, so runs made with the old text stay apart)."""
     if path.exists() and path.read_text() == text:
         return
     if path.exists():
-        log.warning("%s was written by an older version of this world; replaced", path)
+        log.warning("%s differs from this world's replay text; replaced (finetuned runs that used it will "
+                    "run again)", path)  # fmt: skip
     path.write_text(text)
 
 

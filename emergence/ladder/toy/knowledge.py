@@ -143,13 +143,12 @@ class KnowledgeWorld:
 
     def replay_text(self, seed: int, n_tokens: int) -> str:
         """At least n_tokens tokens of the pretraining stream for a seed, as text (whole lines), without a
-        line about a test person: finetuning replays it to keep what the base model stored, and replaying
-        the test people's facts would teach the benchmarks' answers (measured on m's step 397: 300 steps
-        with them took know_country_qa from 17% to 50%; see docs/toy-world.md)."""
+        line that names a test person: finetuning replays it to keep what the base model stored, and
+        replaying the test people's facts would rehearse the benchmarks' answers (docs/toy-world.md)."""
         test = {f"p{p}" for p in self.test}
         lines, n, chunk = [], 0, 0
         while n < n_tokens:
-            kept = [line for line in self.lines(seed, chunk) if line.split(" ", 1)[0] not in test]
+            kept = [line for line in self.lines(seed, chunk) if test.isdisjoint(line.split())]
             lines += kept
             n += sum(len(line.split()) + 1 for line in kept)
             chunk += 1
