@@ -249,9 +249,11 @@ def emergence_points(rows: pd.DataFrame, axis: str = "flops") -> alt.LayerChart:
     """The portfolio: each benchmark's few-shot emergence point with its interval, coloured by trust."""
     rows = rows.replace([np.inf, -np.inf], np.nan)  # an unbounded end (beyond the loss law's floor)
     if axis == "flops":
-        # the axis spans the estimates (x100 either side): an interval running past it is cut at the edge
-        lo, hi = float(rows["estimate"].min()) / 100, float(rows["estimate"].max()) * 100
-        lo, hi = max(lo, float(rows["lower"].min()) / 1.5), min(hi, float(rows["upper"].max()) * 1.5)
+        # the axis spans every estimate and the intervals up to x100 beyond them: a longer interval is cut at
+        # the edge, an estimate never is
+        first, last = float(rows["estimate"].min()), float(rows["estimate"].max())
+        lo = min(max(first / 100, float(rows["lower"].min()) / 1.5), first / 1.5)
+        hi = max(min(last * 100, float(rows["upper"].max()) * 1.5), last * 1.5)
         rows = rows.assign(lower=rows["lower"].fillna(lo), upper=rows["upper"].fillna(hi))
         x = alt.X(
             "estimate:Q",

@@ -265,7 +265,7 @@ def test_pages_on_the_shipped_demo_store(page):
 def test_the_portfolio_names_benchmarks_it_cannot_place_in_flops_and_why():
     at = open_app(SHIPPED)
     (caption,) = [c.value for c in at.caption if c.value.startswith("Not shown, no FLOPs estimate")]
-    assert "know_country_qa" in caption and "toy_sum_qa" not in caption
+    assert "know_country_qa (exact_match)" in caption and "toy_sum_qa" not in caption
     notes = at.dataframe[-1].value.set_index(["benchmark", "metric"])["note"]
     assert notes["know_country_qa", "exact_match"].startswith(
         "FLOPs not to be trusted: the loss law levels off"

@@ -20,6 +20,16 @@ def test_an_unbounded_emergence_interval_runs_to_the_edge_of_the_portfolio_chart
     assert finite_spec(charts.emergence_points(rows, "flops"))
 
 
+def test_the_portfolio_axis_spans_every_estimate_even_far_from_the_others():
+    rows = pd.DataFrame({"benchmark": ["a", "b", "c"], "ladder": ["l"] * 3, "source": ["x"] * 3,
+                         "estimate": [2e12, 4e12, 3e15], "lower": [1e12, 3e12, 1e13], "upper": [5e12, 1e13, np.inf],
+                         "trust": ["low", "high", "untested"]})  # fmt: skip
+    lo, hi = json.loads(charts.emergence_points(rows, "flops").to_json())["layer"][1]["encoding"]["x"][
+        "scale"
+    ]["domain"]
+    assert lo < 1e12 and hi >= 3e15  # every estimate, and the finite intervals, on the chart
+
+
 def test_an_actual_elbow_beyond_the_loss_law_leaves_the_backtest_chart_finite():
     class Law:  # the compute law's inverse: infinite FLOPs below its floor E = 1.5
         def inverse(self, loss):
