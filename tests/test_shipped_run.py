@@ -115,3 +115,19 @@ def test_the_knowledge_worlds_loss_law_says_its_flops_are_not_to_be_trusted(resu
     laws, _ = fit_loss_laws(fit_table(results, "know_country_qa", "exact_match"))
     assert "levels off" in laws["compute"].warning()
     assert laws["compute"].to_dict()["warning"] == laws["compute"].warning()
+
+
+def test_the_knowledge_worlds_finetuned_results_replayed_no_test_persons_fact(results):
+    # Replaying the test people's lines rehearsed the answers (docs/toy-world.md): every finetuned result the
+    # fits read must come from the replay text the world writes now, which leaves those lines out.
+    import hashlib
+
+    from emergence.ladder.toy.build import REPLAY_SEED, REPLAY_TOKENS
+    from emergence.ladder.toy.worlds import WORLDS
+
+    text = WORLDS["knowledge"].text(REPLAY_SEED, REPLAY_TOKENS)
+    expected = "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+    tuned = results[results["task"].isin(KNOWLEDGE) & (results["data_amount"] > 0)]
+    with Store(SHIPPED, read_only=True) as store:
+        hashes = {store.run_spec(r)["finetune"]["replay_hash"] for r in tuned["run_id"].unique()}
+    assert len(tuned["run_id"].unique()) == 192 and hashes == {expected}
