@@ -159,14 +159,13 @@ else:
     finite = np.isfinite(
         pd.to_numeric(found[key], errors="coerce").astype(float)
     )  # a loss law's inf: no FLOPs
-    points = found[finite].rename(columns={key: "estimate", f"{key}_lower": "lower", f"{key}_upper": "upper"})
-    points = points.assign(benchmark=points["benchmark"] + " (" + points["metric"].astype(str) + ")")
+    named = found.assign(benchmark=found["benchmark"] + " (" + found["metric"].astype(str) + ")")
+    points = named[finite].rename(columns={key: "estimate", f"{key}_lower": "lower", f"{key}_upper": "upper"})
     st.altair_chart(charts.emergence_points(points, axis), width="stretch")
     if axis == "loss":
         st.caption("No loss-vs-compute law for these results (no FLOPs on the checkpoints): shown in loss.")
     elif not finite.all():
-        left_off = found.loc[~finite]
-        names = ", ".join(sorted(set(left_off["benchmark"] + " (" + left_off["metric"].astype(str) + ")")))
+        names = ", ".join(sorted(set(named.loc[~finite, "benchmark"])))
         st.caption(
             f"Not shown, no FLOPs estimate (their loss law gives none; their loss is in the table): {names}."
         )

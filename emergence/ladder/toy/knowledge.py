@@ -148,9 +148,10 @@ class KnowledgeWorld:
         test = {f"p{p}" for p in self.test}
         lines, n, chunk = [], 0, 0
         while n < n_tokens:
-            kept = [line for line in self.lines(seed, chunk) if test.isdisjoint(line.split())]
-            lines += kept
-            n += sum(len(line.split()) + 1 for line in kept)
+            for line in self.lines(seed, chunk):
+                if test.isdisjoint(words := line.split()):
+                    lines.append(line)
+                    n += len(words) + 1  # its words and its newline
             chunk += 1
         return "\n".join(lines) + "\n"
 
