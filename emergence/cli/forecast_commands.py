@@ -30,7 +30,6 @@ from emergence.cli.render import (
     fmt,
     fmt_interval,
 )
-from emergence.errors import EmergenceError
 
 
 @cli.command()
@@ -44,13 +43,11 @@ def fit(task, metric, store_path, as_json, **options):
 
     A (task, metric) that cannot be fitted is listed with the reason and the rest are still fitted.
     """
-    from emergence.forecast import fit_store, task_pairs
+    from emergence.forecast import fit_store, matching_pairs
     from emergence.store import Store
 
     with Store(store_path, create=False) as st:
-        pairs = task_pairs(st.results(task, metric))
-        if not pairs:
-            raise EmergenceError(f"no finished results in {store_path} for task {task!r}, metric {metric!r}")
+        pairs = matching_pairs(st.results(), task, metric)
         with progress_for("fitting", "benchmark") as progress:
             rows = fit_store(st, pairs, fit_options_from(**options), progress=progress)
     if as_json:

@@ -36,13 +36,20 @@ from emergence.forecast.stored import (
     save_fits,
     stored_forecasts,
 )
-from emergence.forecast.table import checkpoint_table, choose_pair, data_hash, fit_table, task_pairs
+from emergence.forecast.table import (
+    checkpoint_table,
+    choose_pair,
+    data_hash,
+    fit_table,
+    matching_pairs,
+    task_pairs,
+)
 
 __all__ = [
     "SUCCESS_NATS", "BenchmarkFit", "Budget", "FitOptions", "backtest_section", "budget_forecasts",
     "build_document", "checkpoint_table", "choose_pair", "compare_links", "data_hash", "dumps_document",
     "fit_benchmark", "fit_loss_laws", "fit_pair", "fit_store", "fit_table", "forecast", "forecast_table",
-    "import_documents", "loads_document", "loss_at_budget", "read_document", "run_backtest",
+    "import_documents", "loads_document", "loss_at_budget", "matching_pairs", "read_document", "run_backtest",
     "run_before_emergence", "save_fits", "schema", "stored_forecasts", "task_pairs", "validate_document",
     "write_document",
 ]  # fmt: skip

@@ -70,24 +70,30 @@ def task_pairs(results: pd.DataFrame) -> list[tuple[str, str]]:
     return sorted({(str(a), str(b)) for a, b in zip(results["task"], results["metric"], strict=True)})
 
 
-def choose_pair(results: pd.DataFrame, task: str | None, metric: str | None) -> tuple[str, str]:
-    """The (task, metric) meant: as given, or the only one in the results; an error lists the choices."""
+def matching_pairs(results: pd.DataFrame, task: str | None, metric: str | None) -> list[tuple[str, str]]:
+    """The (task, metric) pairs that task and metric (None: any) select; none is an error listing the choices."""
     pairs = [
         p
         for p in task_pairs(results)
         if (task is None or p[0] == task) and (metric is None or p[1] == metric)
     ]
-    if len(pairs) == 1:
-        return pairs[0]
-    if not pairs and task is None and metric is None:
+    if not pairs and results.empty:
         raise EmergenceError(
             "the store has no finished results yet: run `emergence sweep` or `emergence ingest`"
         )
     if not pairs:
-        known = ", ".join(f"{t}/{m}" for t, m in task_pairs(results)[:8]) or "none"
+        known = ", ".join(f"{t}/{m}" for t, m in task_pairs(results)[:8])
         raise EmergenceError(
             f"no finished results for task {task!r}, metric {metric!r}; the store has: {known}"
         )
+    return pairs
+
+
+def choose_pair(results: pd.DataFrame, task: str | None, metric: str | None) -> tuple[str, str]:
+    """The (task, metric) meant: as given, or the only one in the results; an error lists the choices."""
+    pairs = matching_pairs(results, task, metric)
+    if len(pairs) == 1:
+        return pairs[0]
     metrics = sorted({m for _, m in pairs})
     tasks = sorted({t for t, _ in pairs})
     if len(tasks) == 1:

@@ -1,5 +1,7 @@
 """Opening a store: read-only for readers (they never write, not even a missing file), or for writing
-(created and migrated on open). A file that is not an emergence store is refused either way."""
+(created and migrated on open). A file that is not an emergence store is refused either way. A writer
+switches the file to WAL at its first write, not on open, so a command that opens a store for writing and
+then refuses its input leaves the file as it was, byte for byte."""
 
 from __future__ import annotations
 
@@ -34,7 +36,7 @@ class Connection:
     def __init__(
         self, path: str | Path, *, read_only: bool = False, create: bool = True, timeout: float = 60.0
     ):
-        self.path, self.read_only = Path(path), read_only
+        self.path, self.read_only, self._wal = Path(path), read_only, False
         self._conn = _open(self.path, read_only, create and not read_only, timeout)
         try:
             self._check_schema()
@@ -60,6 +62,9 @@ class Connection:
         """One write transaction: all of it lands, or none of it does."""
         if self.read_only:
             raise EmergenceError(f"the store {self.path} was opened read-only; open it for writing")
+        if not self._wal:  # outside any transaction: SQLite refuses the switch inside one
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._wal = True
         self._conn.execute("BEGIN IMMEDIATE")
         try:
             yield self._conn
@@ -120,7 +125,6 @@ class Connection:
                 "(every row is kept)"
             )
         if not self.read_only:
-            self._conn.execute("PRAGMA journal_mode=WAL")
             self._migrate()
 
     def _migrate(self) -> None:

@@ -1,6 +1,7 @@
 """fit / forecast / backtest, and the ingest -> forecast -> export -> import round trip, as a user meets them."""
 
 import json
+import sqlite3
 
 import pytest
 
@@ -79,11 +80,15 @@ def test_backtest_also_forecasts_from_the_checkpoints_still_at_chance(run):
     assert "no forecast from the checkpoints still at chance: no elbow found: only 1 data amount(s)" in out
 
 
-@pytest.mark.parametrize("command", ["forecast", "backtest"])
-def test_an_unknown_task_is_refused_with_the_stores_choices(store, command, run):
+@pytest.mark.parametrize("command", ["fit", "forecast", "backtest"])
+def test_an_unknown_task_is_refused_with_the_stores_choices_and_the_file_untouched(store, command, run):
+    with sqlite3.connect(store) as raw:  # as a store shipped for read-only readers is kept
+        raw.execute("PRAGMA journal_mode=delete")
+    before = store.read_bytes()
     code, _, err = run(command, "--task", "nope", *FAST, "--store", store)
     assert code == 2 and "no finished results for task 'nope'" in err
     assert "the store has: " in err and "hellaswag_val_rc_5shot/len_norm" in err and "none" not in err
+    assert store.read_bytes() == before and not store.with_name(store.name + "-wal").exists()
 
 
 @pytest.mark.skipif(not SHIPPED.is_file(), reason="no shipped demo store yet")
