@@ -214,9 +214,13 @@ class LadderSpec(Spec):
 
 
 # -- the sweep --------------------------------------------------------------------------------------------
-def finetune_steps(n_examples: int, epochs: float, batch_size: int, min_steps: int = 0) -> int:
-    """Optimizer steps of a finetune that runs `epochs` passes over n_examples, at least min_steps."""
-    return max(1, min_steps, round(epochs * math.ceil(n_examples / batch_size)))
+def finetune_steps(
+    n_examples: int, epochs: float, batch_size: int, min_steps: int = 0, max_steps: int | None = None
+) -> int:
+    """Optimizer steps of a finetune that runs `epochs` passes over n_examples, at least min_steps and at
+    most max_steps (None: no cap)."""
+    steps = max(1, min_steps, round(epochs * math.ceil(n_examples / batch_size)))
+    return steps if max_steps is None else min(steps, max(1, min_steps, max_steps))
 
 
 class FinetuneSpec(Spec):
@@ -234,6 +238,12 @@ class FinetuneSpec(Spec):
         0,
         description="At least this many optimiser steps: a small data amount gets more passes instead of a "
         "handful of steps (0: the epochs alone decide).",
+    )
+    max_steps: Annotated[int, Field(gt=0, le=10_000_000)] | None = Field(
+        None,
+        description="At most this many optimiser steps: a large data amount gets fewer passes instead of a "
+        "longer finetune, so amounts differ in the examples seen, not in how far training drifts from the "
+        "checkpoint (forgetting grows with steps). None: the epochs alone decide.",
     )
     prompt: Literal["fewshot", "zeroshot"] = Field(
         "fewshot",
@@ -262,6 +272,12 @@ class FinetuneSpec(Spec):
         return _resolve(value, info, must_exist=False)  # a toy ladder writes it when it is built
 
     @model_validator(mode="after")
+    def _steps_in_order(self) -> FinetuneSpec:
+        if self.max_steps is not None and self.max_steps < self.min_steps:
+            raise ValueError(f"max_steps ({self.max_steps}) is below min_steps ({self.min_steps}): raise it")
+        return self
+
+    @model_validator(mode="after")
     def _replay_needs_a_corpus(self) -> FinetuneSpec:
         if self.replay_windows and self.replay_corpus is None:
             raise ValueError("replay_windows needs a replay_corpus (a text file like the pretraining text)")
@@ -271,7 +287,8 @@ class FinetuneSpec(Spec):
         """Examples a finetune on data_amount examples processes (steps x batch; 0 for few-shot)."""
         if data_amount == 0:
             return 0
-        return finetune_steps(data_amount, self.epochs, self.batch_size, self.min_steps) * self.batch_size
+        steps = finetune_steps(data_amount, self.epochs, self.batch_size, self.min_steps, self.max_steps)
+        return steps * self.batch_size
 
 
 class EvalSpec(Spec):

@@ -149,7 +149,9 @@ def plan_task(
         assumptions.append(
             f"finetuning FLOPs = 6 x params x examples seen x {tokens_per_example:g} tokens per example, examples "
             f"seen = steps x batch ({finetune.epochs:g} epochs, batch {finetune.batch_size}, at least "
-            f"{finetune.min_steps} steps)"
+            f"{finetune.min_steps} steps"
+            + (f", at most {finetune.max_steps}" if finetune.max_steps else "")
+            + ")"
         )
     return Plan(
         str(table["task"].iloc[0]), runs, design.half_width, design.start_half_width, default_hw,

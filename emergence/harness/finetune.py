@@ -97,6 +97,7 @@ def finetune(
     epochs: float = _DEFAULTS.epochs,
     steps: int | None = None,
     min_steps: int = _DEFAULTS.min_steps,
+    max_steps: int | None = _DEFAULTS.max_steps,
     batch_size: int = _DEFAULTS.batch_size,
     seed: int = 0,
     lora_r: int = _DEFAULTS.lora_r,
@@ -127,6 +128,8 @@ def finetune(
         steps: optimizer steps, overriding epochs.
         min_steps: at least this many optimizer steps when epochs decide (a small amount then gets more
             passes, so its finetuning is not a handful of steps that draw nothing out).
+        max_steps: at most this many optimizer steps when epochs decide (a large amount then gets fewer
+            passes instead of a longer finetune that forgets more of what pretraining stored).
         batch_size: examples per step.
         seed: seeds the data order (and LoRA initialisation).
         lora_r, lora_alpha: LoRA rank and scale (alpha defaults to 2 * r).
@@ -145,7 +148,9 @@ def finetune(
     if method == "lora":
         model = _with_lora(model, lora_r, lora_alpha, lora_targets)
     encoded = _encode(tokenizer, examples)
-    total = steps if steps is not None else finetune_steps(len(encoded), epochs, batch_size, min_steps)
+    total = (
+        steps if steps is not None else finetune_steps(len(encoded), epochs, batch_size, min_steps, max_steps)
+    )
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     batches = (_batch(batch, pad_id) for batch in _batches(encoded, batch_size, total, seed))
     replay = _replay(tokenizer, replay_corpus, replay_windows, replay_length, seed)

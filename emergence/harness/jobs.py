@@ -108,13 +108,17 @@ def _finetune_settings(spec: SweepSpec) -> dict:
 
 
 def _settings_for(settings: dict, data_amount: int) -> dict:
-    """The finetuning settings that apply to a data amount: min_steps only where it adds steps, so the
-    jobs it does not change keep their run ids."""
+    """The finetuning settings that apply to a data amount: min_steps only where it adds steps and max_steps
+    only where it removes some, so the jobs they do not change keep their run ids."""
     out = dict(settings)
-    floor = out.pop("min_steps", 0)
+    floor, cap = out.pop("min_steps", 0), out.pop("max_steps", None)
     epochs, batch = out["epochs"], out["batch_size"]
     if finetune_steps(data_amount, epochs, batch, floor) > finetune_steps(data_amount, epochs, batch):
         out["min_steps"] = floor
+    if finetune_steps(data_amount, epochs, batch, floor, cap) < finetune_steps(
+        data_amount, epochs, batch, floor
+    ):
+        out["max_steps"] = cap
     return out
 
 

@@ -76,6 +76,8 @@ def test_min_steps_gives_a_small_amount_more_passes(base, tok, examples):
     assert any(not torch.equal(v, four.state_dict()[k]) for k, v in floored.state_dict().items())
     not_binding = finetune(base, tok, examples, epochs=1, min_steps=3, **kw)
     assert all(torch.equal(v, four.state_dict()[k]) for k, v in not_binding.state_dict().items())
+    capped = finetune(base, tok, examples, epochs=10, max_steps=4, **kw)  # 40 steps asked, 4 run
+    assert all(torch.equal(v, four.state_dict()[k]) for k, v in capped.state_dict().items())
 
 
 def test_finetune_rejects_bad_input(base, tok):

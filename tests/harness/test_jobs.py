@@ -88,6 +88,18 @@ def test_min_steps_reruns_only_the_amounts_it_lengthens():
     assert all(j.finetune.get("min_steps") == 3 for j in floored if j.data_amount == 8)
 
 
+def test_max_steps_reruns_only_the_amounts_it_shortens():
+    # 2 epochs in batches of 16: 8 examples take 2 steps, 32 take 4; a cap of 3 shortens only the 32
+    assert [finetune_steps(d, 2, 16, 0, 3) for d in (8, 32)] == [2, 3]
+    assert finetune_steps(32, 2, 16, 3, 3) == 3 and finetune_steps(8, 2, 16, 3, 3) == 3
+    base, capped = expand_jobs(_spec(), [HUB]), expand_jobs(_spec(finetune={"max_steps": 3}), [HUB])
+    changed = {a.data_amount for a, b in zip(base, capped, strict=True) if a.run_id != b.run_id}
+    assert changed == {32}
+    assert all(j.finetune.get("max_steps") == 3 for j in capped if j.data_amount == 32)
+    with pytest.raises(EmergenceError, match=r"finetune: max_steps \(3\) is below min_steps \(4\)"):
+        _spec(finetune={"min_steps": 4, "max_steps": 3})
+
+
 @pytest.mark.parametrize(
     "update",
     [
