@@ -274,7 +274,10 @@ class FinetuneSpec(Spec):
     @model_validator(mode="after")
     def _steps_in_order(self) -> FinetuneSpec:
         if self.max_steps is not None and self.max_steps < self.min_steps:
-            raise ValueError(f"max_steps ({self.max_steps}) is below min_steps ({self.min_steps}): raise it")
+            raise ValueError(
+                f"max_steps ({self.max_steps}) is below min_steps ({self.min_steps}): raise max_steps to at "
+                "least min_steps, or lower min_steps"
+            )
         return self
 
     @model_validator(mode="after")

@@ -139,3 +139,13 @@ def test_the_knowledge_worlds_finetuned_results_replayed_no_test_persons_fact(re
     with Store(SHIPPED, read_only=True) as store:
         hashes = {store.run_spec(r)["finetune"]["replay_hash"] for r in tuned["run_id"].unique()}
     assert len(tuned["run_id"].unique()) == 192 and hashes == {expected}
+
+
+def test_the_knowledge_worlds_finetunes_at_480_examples_ran_at_most_100_steps(results):
+    # 300 steps at 480 examples forgot the test people's facts (docs/toy-world.md): the fits must read the
+    # capped runs, and the cap must have left the other amounts' runs as they were
+    tuned = results[results["task"].isin(KNOWLEDGE) & (results["data_amount"] > 0)].drop_duplicates("run_id")
+    with Store(SHIPPED, read_only=True) as store:
+        caps = {r.run_id: store.run_spec(r.run_id)["finetune"].get("max_steps") for r in tuned.itertuples()}
+    capped = {r.data_amount for r in tuned.itertuples() if caps[r.run_id] == 100}
+    assert capped == {480} and sum(v is not None for v in caps.values()) == 48

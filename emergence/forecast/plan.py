@@ -146,12 +146,12 @@ def plan_task(
         "well-specified fit reaches; the backtest widens real forecasts further",
     ]  # fmt: skip
     if unit == "FLOPs":
+        steps = [f"{finetune.epochs:g} epochs", f"batch {finetune.batch_size}"]
+        steps += [f"at least {finetune.min_steps} steps"] * bool(finetune.min_steps)
+        steps += [f"at most {finetune.max_steps} steps"] * (finetune.max_steps is not None)
         assumptions.append(
             f"finetuning FLOPs = 6 x params x examples seen x {tokens_per_example:g} tokens per example, examples "
-            f"seen = steps x batch ({finetune.epochs:g} epochs, batch {finetune.batch_size}, at least "
-            f"{finetune.min_steps} steps"
-            + (f", at most {finetune.max_steps}" if finetune.max_steps else "")
-            + ")"
+            f"seen = steps x batch ({', '.join(steps)})"
         )
     return Plan(
         str(table["task"].iloc[0]), runs, design.half_width, design.start_half_width, default_hw,

@@ -1,14 +1,15 @@
 """Opening a store: read-only for readers (they never write, not even a missing file), or for writing
 (created and migrated on open). A file that is not an emergence store is refused either way. A writer
-switches the file to WAL at its first write, not on open, so a command that opens a store for writing and
-then refuses its input leaves the file as it was, byte for byte."""
+switches the file to WAL after its first committed write, not on open, so a command that opens a store for
+writing and then refuses its input (before or inside a transaction) leaves the file as it was, byte for
+byte."""
 
 from __future__ import annotations
 
 import shutil
 import sqlite3
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from urllib.parse import quote
 
@@ -62,9 +63,6 @@ class Connection:
         """One write transaction: all of it lands, or none of it does."""
         if self.read_only:
             raise EmergenceError(f"the store {self.path} was opened read-only; open it for writing")
-        if not self._wal:  # outside any transaction: SQLite refuses the switch inside one
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._wal = True
         self._conn.execute("BEGIN IMMEDIATE")
         try:
             yield self._conn
@@ -72,6 +70,16 @@ class Connection:
             self._conn.execute("ROLLBACK")
             raise
         self._conn.execute("COMMIT")
+        if not self._wal:
+            self._switch_to_wal()
+
+    def _switch_to_wal(self) -> None:
+        """WAL lets readers and a writer work at once. Tried once per connection, outside any transaction
+        (SQLite refuses the switch inside one). A store that another connection is using at that moment
+        stays in its journal mode: slower for concurrent readers, but nothing committed is lost."""
+        self._wal = True
+        with suppress(sqlite3.OperationalError):
+            self._conn.execute("PRAGMA journal_mode=WAL")
 
     @contextmanager
     def snapshot(self) -> Iterator[sqlite3.Connection]:

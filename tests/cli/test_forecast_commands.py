@@ -2,6 +2,7 @@
 
 import json
 import sqlite3
+from contextlib import closing
 
 import pytest
 
@@ -82,7 +83,7 @@ def test_backtest_also_forecasts_from_the_checkpoints_still_at_chance(run):
 
 @pytest.mark.parametrize("command", ["fit", "forecast", "backtest"])
 def test_an_unknown_task_is_refused_with_the_stores_choices_and_the_file_untouched(store, command, run):
-    with sqlite3.connect(store) as raw:  # as a store shipped for read-only readers is kept
+    with closing(sqlite3.connect(store)) as raw:  # as a store shipped for read-only readers is kept
         raw.execute("PRAGMA journal_mode=delete")
     before = store.read_bytes()
     code, _, err = run(command, "--task", "nope", *FAST, "--store", store)

@@ -64,6 +64,7 @@ def test_run_id_is_stable_and_golden():
         (dict(eval={"num_fewshot": 3}), True),
         (dict(tasks=["other"]), True),
         (dict(finetune={"lora_r": 4}), False),  # a LoRA knob does not change a full finetune
+        (dict(finetune={"max_steps": 10_000}), False),  # a cap no amount reaches changes no finetune
         (dict(keep_weights=True), False),
         (dict(store="elsewhere.sqlite"), False),
         (dict(executor={"kind": "ray", "workers": 4}), False),

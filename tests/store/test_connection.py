@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from contextlib import closing
 
 import pytest
 
@@ -138,6 +139,26 @@ def test_a_reader_cannot_write_and_needs_an_upgraded_store(tmp_path):
         raw.execute("PRAGMA user_version=1")
     with pytest.raises(EmergenceError, match="emergence store upgrade"):
         Store(path, read_only=True)
+
+
+def test_a_refused_write_leaves_a_delete_mode_store_byte_for_byte_and_a_committed_one_switches_to_wal(
+    tmp_path,
+):
+    # a store shipped for read-only readers is kept in delete mode; a writer that refuses its input, inside
+    # its first transaction too, must not change the file, not even the journal mode in its header
+    path = tmp_path / "s.sqlite"
+    with Store(path) as st:
+        st.add_checkpoint("ck", "x", pretraining_loss=1.2)
+    with closing(sqlite3.connect(path)) as raw:
+        raw.execute("PRAGMA journal_mode=delete")
+    before = path.read_bytes()
+    with Store(path) as st:
+        with pytest.raises(EmergenceError, match="stored with pretraining_loss 1.2"):
+            st.add_checkpoint("ck", "x", pretraining_loss=1.6)  # refused inside the transaction
+        assert path.read_bytes() == before
+        st.add_checkpoint("ck2", "x", pretraining_loss=1.0)
+    with closing(sqlite3.connect(path)) as raw:
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
 def test_create_false_refuses_a_missing_store(tmp_path):

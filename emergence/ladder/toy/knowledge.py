@@ -11,11 +11,12 @@ clock across sizes, and larger models reach a benchmark at lower loss and higher
   the benchmarks ask them about people from a middle band of frequency, whose facts are stated but never
   asked: few-shot, a model answers only once it stores those facts and extracts them through the format.
 - The two-hop question ("which city and country is p12 from ? c3 k1 .") needs the person's city and that
-  city's country. Pretraining states the city -> country table ("c3 is in k1 .") rarely; finetuning on
-  other people's two-hop answers teaches it (finetuning examples cover the table in proportion to their
-  number), so finetuning moves that benchmark's emergence to weaker checkpoints, the more data the weaker.
-  The country must follow the city directly: with anything between them, models keyed the country on
-  the person and nothing transferred to new people.
+  city's country. Pretraining states the city -> country table ("c3 is in k1 .") rarely and asks the
+  two-hop question only about the most frequent people, so few-shot a model names the city long before it
+  writes that city's country. Finetuning on other people's two-hop answers teaches that second hop, so it
+  moves the benchmark's emergence to weaker checkpoints (the first 16 examples teach it about as well as
+  480: docs/toy-world.md). The country must follow the city directly: with anything between them, models
+  keyed the country on the person and nothing transferred to new people.
 
 Everything is deterministic for a seed. Token ids are made here directly from the vocabulary (the
 tokenizer splits on spaces and keeps newlines, so text and ids agree).
