@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import click
 
@@ -56,12 +57,10 @@ def echo_forecast(doc: dict) -> None:
     if doc.get("chain"):
         echo_chain(doc["chain"])
     elif bt["status"] == "done" and bt.get("median_error_nats") is None:
-        notes = [c["note"] for c in bt["cutoffs"] if c.get("note")]
         if not bt["cutoffs"]:
             click.echo("backtest: no FLOPs cutoff keeps enough checkpoints before few-shot emergence to fit")
         else:
-            why = f": {notes[0]}" if notes else ""
-            click.echo(f"backtest: none of the {len(bt['cutoffs'])} FLOPs cutoffs could be fitted{why}")
+            click.echo(f"backtest: {unfitted(bt['cutoffs'])}")
     elif bt["status"] == "done":
         click.echo(
             f"backtest: median error {fmt(bt.get('median_error_nats'))} nats, "
@@ -118,6 +117,17 @@ def echo_cutoffs(section: dict) -> None:
     echo_table(rows, columns)
 
 
+def unfitted(cutoffs: list[dict]) -> str:
+    """Why no backtest cutoff was fitted: the reason most of them give (the weakest cutoffs often fail for
+    a reason, such as having no finetuned rows, that the rest do not share)."""
+    notes = Counter(c["note"] for c in cutoffs if c.get("note"))
+    head = f"none of the {len(cutoffs)} FLOPs cutoffs could be fitted"
+    if not notes:
+        return head
+    note, n = notes.most_common(1)[0]
+    return f"{head}: {note}" + (f" ({n} of them)" if n < len(cutoffs) else "")
+
+
 def echo_story(doc: dict, before: dict | None = None) -> None:
     """The forecast made before emergence and what then happened: from the checkpoints still at chance
     few-shot (``before``, from `run_before_emergence`), then per backtest cutoff: the FLOPs used, the
@@ -135,9 +145,7 @@ def echo_story(doc: dict, before: dict | None = None) -> None:
         click.echo(f"  from the checkpoints still at chance few-shot: no forecast ({before.get('reason')})")
     fitted = [c for c in bt.get("cutoffs") or [] if c.get("predicted_elbow") is not None]
     if bt.get("status") != "done" or not fitted:
-        why = bt.get("reason") or next(
-            (c.get("note") for c in bt.get("cutoffs") or [] if c.get("note")), None
-        )
+        why = unfitted(bt["cutoffs"]) if bt.get("cutoffs") else bt.get("reason")
         click.echo(f"  by FLOPs cutoff: no forecast ({why or 'no FLOPs cutoff left enough checkpoints'})")
         return
     first = bt.get("first_emerged_flops")

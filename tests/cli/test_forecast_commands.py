@@ -106,3 +106,15 @@ def test_fit_and_forecast_say_when_their_flops_are_not_to_be_trusted(tmp_path, r
                          "--no-backtest", "--store", store)  # fmt: skip
     assert code == 0, err
     assert "at FLOPs -" in out and "levels off" in out and "read the forecast in loss" in out
+
+
+def test_a_backtest_with_no_fitted_cutoff_gives_the_reason_most_cutoffs_give(capsys):
+    # the weakest cutoff often fails for its own reason (no finetuned rows yet); the rest say what matters
+    from emergence.cli.render import echo_story
+
+    cutoffs = [{"note": "no finetuned rows"}, *[{"note": "every accuracy is at chance"}] * 2]
+    doc = {"task": "t", "metric": "acc", "backtest": {"status": "done", "cutoffs": cutoffs,
+                                                       "reason": "intervals not widened by the backtest"}}  # fmt: skip
+    echo_story(doc)
+    assert ("by FLOPs cutoff: no forecast (none of the 3 FLOPs cutoffs could be fitted: every accuracy is at "
+            "chance (2 of them))") in capsys.readouterr().out  # fmt: skip
