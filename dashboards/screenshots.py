@@ -102,11 +102,20 @@ def chromium(url: str, *args: str, budget_ms: int = 15000, size: str = "1400,180
         return done.stdout
 
 
-def check(url: str) -> str:
-    """What the rendered page holds: charts, tables, errors (from its DOM)."""
-    dom = chromium(url, "--dump-dom")
-    found = {name: dom.count(f'data-testid="{testid}"') for name, testid in DOM_MARKS.items()}
-    return ", ".join(f"{n} {name}" for name, n in found.items())
+def finished(name: str, dom: str) -> bool:
+    return READY[name] in dom and not any(mark in dom for mark in BUSY)
+
+
+def check(name: str, url: str) -> str:
+    """What the rendered page holds: charts, tables, errors (from its DOM). A busy machine can outlast the
+    virtual-time budget and dump a page still running: count a finished one, or say it never finished."""
+    for _ in range(4):
+        dom = chromium(url, "--dump-dom")
+        if finished(name, dom):
+            break
+    found = {mark: dom.count(f'data-testid="{testid}"') for mark, testid in DOM_MARKS.items()}
+    summary = ", ".join(f"{n} {mark}" for mark, n in found.items())
+    return summary if finished(name, dom) else summary + ", NOT FINISHED"
 
 
 def main() -> None:
@@ -141,8 +150,7 @@ def main() -> None:
             for name, url in urls.items():
                 deadline = time.time() + 180
                 while time.time() < deadline:
-                    dom = chromium(url, "--dump-dom")
-                    if READY[name] in dom and not any(mark in dom for mark in BUSY):
+                    if finished(name, chromium(url, "--dump-dom")):
                         break
                     time.sleep(3)
             for name, url in urls.items():
@@ -151,7 +159,7 @@ def main() -> None:
                     chromium(url, f"--screenshot={png}", size=args.size)
                     if png.stat().st_size > 30 * 1024:
                         break
-                print(f"{name:14s} {png}  {png.stat().st_size / 1024:.0f} KiB  {check(url)}")
+                print(f"{name:14s} {png}  {png.stat().st_size / 1024:.0f} KiB  {check(name, url)}")
             if args.readme:
                 args.readme.parent.mkdir(parents=True, exist_ok=True)
                 chromium(
