@@ -111,11 +111,11 @@ def check(name: str, url: str) -> str:
     virtual-time budget and dump a page still running: count a finished one, or say it never finished."""
     for _ in range(4):
         dom = chromium(url, "--dump-dom")
-        if finished(name, dom):
+        if done := finished(name, dom):
             break
     found = {mark: dom.count(f'data-testid="{testid}"') for mark, testid in DOM_MARKS.items()}
     summary = ", ".join(f"{n} {mark}" for mark, n in found.items())
-    return summary if finished(name, dom) else summary + ", NOT FINISHED"
+    return summary if done else summary + ", NOT FINISHED"
 
 
 def main() -> None:

@@ -47,9 +47,10 @@ def fit(task, metric, store_path, as_json, **options):
     from emergence.store import Store
 
     with Store(store_path, create=False) as st:
-        pairs = matching_pairs(st.results(), task, metric)
+        results = st.results()
+        pairs = matching_pairs(results, task, metric)
         with progress_for("fitting", "benchmark") as progress:
-            rows = fit_store(st, pairs, fit_options_from(**options), progress=progress)
+            rows = fit_store(st, pairs, fit_options_from(**options), progress=progress, results=results)
     if as_json:
         echo_json(rows)
         return

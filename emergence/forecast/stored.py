@@ -145,12 +145,13 @@ def fit_store(
     pairs: list[tuple[str, str]],
     options: FitOptions = DEFAULT_OPTIONS,
     progress: Progress | None = None,
+    results: pd.DataFrame | None = None,
 ) -> list[dict]:
     """`fit_pair` for each (task, metric) of the store (a task's own loss, metric bpb, is an intermediate,
     not a benchmark); the fits are kept; returns the rows for people. Benchmarks are fitted on
-    ``options.n_jobs`` processes."""
+    ``options.n_jobs`` processes. ``results``: the store's `results()` when the caller has read them."""
     report = progress or silent
-    results = store.results()
+    results = store.results() if results is None else results
     pairs = [(t, m) for t, m in pairs if not is_loss_metric(m)]
     work = []
     for task, metric in pairs:

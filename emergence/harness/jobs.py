@@ -113,11 +113,11 @@ def _settings_for(settings: dict, data_amount: int) -> dict:
     out = dict(settings)
     floor, cap = out.pop("min_steps", 0), out.pop("max_steps", None)
     epochs, batch = out["epochs"], out["batch_size"]
-    if finetune_steps(data_amount, epochs, batch, floor) > finetune_steps(data_amount, epochs, batch):
+    plain = finetune_steps(data_amount, epochs, batch)
+    floored = finetune_steps(data_amount, epochs, batch, floor)
+    if floored > plain:
         out["min_steps"] = floor
-    if finetune_steps(data_amount, epochs, batch, floor, cap) < finetune_steps(
-        data_amount, epochs, batch, floor
-    ):
+    if finetune_steps(data_amount, epochs, batch, floor, cap) < floored:
         out["max_steps"] = cap
     return out
 
