@@ -1,11 +1,16 @@
 """Training throughput of each toy ladder size: tokens/s and the share of this CPU's fp32 limit.
 
 Usage: python benchmarks/train_speed.py [--world arithmetic|knowledge] [--sizes xs,s,m,l] [--steps 6]
-                                       [--threads 2] [--peak-gflops 166]
+                                       [--threads 2] [--peak-gflops 166] [--compile]
 
 FLOPs per step are counted as 6 * params * tokens (attention not counted), the ladder's own formula.
 The fp32 limit of the 2-core AMD EPYC here is about 2 cores x 2.6 GHz x 32 FLOP/cycle = 166 GFLOP/s.
 Measure on a quiet machine: another busy process makes 2-thread torch several times slower.
+
+--compile measures what the ladder does not do: fused AdamW and the loss compiled by inductor (attention
+written out for it to fuse, deterministic kernels), its compile time spent in the two warm-up steps.
+The ladder trains eagerly: a compiled size rounds differently, and the knowledge world's l then trains to
+another ladder (docs/toy-world.md, "Cost").
 """
 
 from __future__ import annotations
@@ -21,21 +26,29 @@ from emergence.ladder.toy.train import count_params
 from emergence.ladder.toy.worlds import WORLDS, ToyWorld
 
 
-def measure(world: ToyWorld, name: str, steps: int) -> tuple[int, float]:
+def measure(world: ToyWorld, name: str, steps: int, compile: bool = False) -> tuple[int, float]:
     """(params, tokens/s) of `steps` training steps of a size, after two warm-up steps."""
     size = world.sizes[name]
     torch.manual_seed(0)
     model = LlamaForCausalLM(size.config(len(world.tokenizer())))
-    optimizer = torch.optim.AdamW(model.parameters(), lr=size.lr)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=size.lr, fused=compile or None)
+
+    def loss(inputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        logits = model(input_ids=inputs).logits
+        return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), labels.reshape(-1))
+
+    if compile:
+        torch.use_deterministic_algorithms(
+            True, warn_only=True
+        )  # as a ladder would need: same weights each run
+        model.set_attn_implementation("eager")
+        loss = torch.compile(loss)
     batch = torch.randint(4, 60, (size.batch_size, size.seq_len + 1))
     for i in range(steps + 2):
         if i == 2:
             start = time.perf_counter()
-        logits = model(input_ids=batch[:, :-1]).logits
-        loss = torch.nn.functional.cross_entropy(
-            logits.reshape(-1, logits.size(-1)), batch[:, 1:].reshape(-1)
-        )
-        loss.backward()
+        loss(batch[:, :-1], batch[:, 1:]).backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
     return count_params(model), steps * size.tokens_per_step / (time.perf_counter() - start)
@@ -48,13 +61,17 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=6)
     parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--peak-gflops", type=float, default=166.0)
+    parser.add_argument("--compile", action="store_true", help="fused AdamW and an inductor-compiled loss")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"threads={args.threads} peak={args.peak_gflops:.0f} GFLOP/s load={os.getloadavg()[0]:.2f}")
+    print(
+        f"threads={args.threads} peak={args.peak_gflops:.0f} GFLOP/s load={os.getloadavg()[0]:.2f} "
+        f"{'compiled' if args.compile else 'eager, as the ladder trains'}"
+    )
     print(f"{'size':>5} {'params':>9} {'batch':>8} {'tokens/s':>9} {'GFLOP/s':>8} {'of peak':>7}")
     world = WORLDS[args.world]
     for name in args.sizes.split(",") if args.sizes else world.ladder:
-        params, tps = measure(world, name, args.steps)
+        params, tps = measure(world, name, args.steps, args.compile)
         gflops = 6 * params * tps / 1e9
         size = world.sizes[name]
         print(

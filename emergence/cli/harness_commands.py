@@ -125,10 +125,17 @@ def ladder() -> None:
     default=None,
     help="Where the checkpoints go (default runs/toy-ladder, or runs/knowledge-ladder).",
 )
+@click.option(
+    "--replace-checkpoints",
+    is_flag=True,
+    help="A checkpoint the store knows with another loss, params or tokens (a size retrained into the same "
+    "folder) takes the new values, the old ones kept as history; without it the build's checkpoints are "
+    "refused.",
+)
 @store_option
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @json_option
-def ladder_build(toy, world, reduced, micro, seed, out_dir, store_path, no_progress, as_json):  # fmt: skip
+def ladder_build(toy, world, reduced, micro, seed, out_dir, replace_checkpoints, store_path, no_progress, as_json):  # fmt: skip
     """Train the toy ladder (or finish an interrupted build) and register its checkpoints in the store."""
     if not toy:
         raise EmergenceError(
@@ -144,7 +151,7 @@ def ladder_build(toy, world, reduced, micro, seed, out_dir, store_path, no_progr
     with Store(store_path) as st, progress_for(f"{world} ladder", "step", no_progress) as progress:
         table = build_toy_ladder(
             out_dir, world=world, seed=seed, sizes=["micro"] if micro else None, reduced=reduced, store=st,
-            progress=progress,
+            progress=progress, replace_checkpoints=replace_checkpoints,
         )  # fmt: skip
     if as_json:
         echo_json(table.to_dict("records"))

@@ -18,24 +18,19 @@ from emergence.ladder.toy import corpus  # noqa: E402
 from emergence.ladder.toy.build import build_toy_ladder, free_threads  # noqa: E402
 from emergence.ladder.toy.tokenizer import build_tokenizer, encode_text  # noqa: E402
 from emergence.ladder.toy.train import SIZES, train_size  # noqa: E402
+from emergence.store import Store  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-class FakeStore:
-    def __init__(self):
-        self.rows = []
-
-    def add_checkpoint(self, checkpoint_id, source, **fields):
-        self.rows.append(dict(checkpoint_id=checkpoint_id, source=source, **fields))
-
-
 @pytest.fixture(scope="module")
 def micro_ladder(tmp_path_factory):
-    store = FakeStore()
     out = tmp_path_factory.mktemp("toy")
-    table = build_toy_ladder(out, sizes=["micro"], store=store, progress=lambda *report: HEARD.append(report))
-    return out, table, store
+    with Store(out / "store.sqlite") as store:
+        table = build_toy_ladder(
+            out, sizes=["micro"], store=store, progress=lambda *report: HEARD.append(report)
+        )
+    return out, table, Store(out / "store.sqlite", read_only=True)
 
 
 HEARD: list[tuple] = []
@@ -115,8 +110,9 @@ def test_micro_ladder_table_and_store(micro_ladder):
     assert list(table["step"]) == size.save_steps
     assert (table["flops"] == 6 * table["params"] * table["tokens"]).all()
     assert table["pretraining_loss"].iloc[-1] < table["pretraining_loss"].iloc[0] < 5
-    assert len(store.rows) == len(table)  # sources relative to the ladder folder: no machine's paths
-    assert store.rows[0]["source"] == f"toy-ladder:micro/step-{size.save_steps[0]:06d}"
+    stored = store.checkpoints()
+    assert len(stored) == len(table)  # sources relative to the ladder folder: no machine's paths
+    assert stored["source"].iloc[0] == f"toy-ladder:micro/step-{size.save_steps[0]:06d}"
     for path in table["path"]:
         assert (Path(path) / "model.safetensors").exists() and (Path(path) / "tokenizer.json").exists()
     assert (out / "ladder.csv").exists()

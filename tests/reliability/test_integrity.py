@@ -280,6 +280,29 @@ def test_10_reduced_and_micro_together_are_refused(tmp_path, capsys):
     assert code == 2 and "--reduced and --micro" in err and not (tmp_path / "l").exists()
 
 
+def test_a_retrained_ladder_is_refused_and_then_replaced_only_when_asked(tmp_path, capsys):
+    out, store = tmp_path / "ladder", tmp_path / "s.sqlite"
+    args = ("ladder", "build", "--toy", "--micro", "--out", out, "--store", store, "--no-progress")
+    assert cli(capsys, *args)[0] == 0
+    first = f"toy-s0-micro-step{24:06d}"
+    built = _loss(store, first)
+    # the same folder retrained to other weights (here: its recorded loss moved) is a new checkpoint
+    record = out / "micro" / f"step-{24:06d}" / "checkpoint.json"
+    saved = json.loads(record.read_text())
+    record.write_text(json.dumps({**saved, "pretraining_loss": built + 0.25}))
+    before = store.read_bytes()
+    code, _, err = cli(capsys, *args)
+    assert code == 2 and f"checkpoint {first} is stored with pretraining_loss" in err
+    assert "--replace-checkpoints" in err and store.read_bytes() == before
+    assert cli(capsys, *args, "--replace-checkpoints")[0] == 0
+    assert _loss(store, first) == pytest.approx(built + 0.25)
+    with Store(store, read_only=True) as st:
+        history = st.checkpoint_history()
+    assert history["checkpoint_id"].tolist() == [first]
+    assert history["pretraining_loss"].iloc[0] == pytest.approx(built)
+    assert "retrained" in history["reason"].iloc[0]
+
+
 def test_10_the_shipped_store_names_no_machines_paths():
     with Store(SHIPPED, read_only=True) as st:
         sources = st.checkpoints()["source"]

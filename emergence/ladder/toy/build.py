@@ -64,6 +64,7 @@ def build_toy_ladder(
     store: Any = None,
     progress: Progress | None = None,
     threads: int | None = None,
+    replace_checkpoints: bool = False,
 ) -> pd.DataFrame:
     """Train the toy ladder into out_dir (or finish an interrupted build) and return its checkpoints.
 
@@ -78,11 +79,13 @@ def build_toy_ladder(
         sizes: the world's size names; default its full ladder, or its reduced one when reduced.
             ["micro"] builds a two-checkpoint model in seconds, for tests.
         reduced: the smaller ladder for demos (fewer sizes, a sweep over it runs in minutes).
-        store: anything with `add_checkpoint(checkpoint_id=, source=, params=, tokens=, flops=,
-            pretraining_loss=, loss_corpus=, family=, step=)`; each checkpoint is added to it.
+        store: a Store (or anything with its `add_checkpoints`); each checkpoint is added to it.
         progress: hears of every training step, over all sizes (``progress_bar`` draws it).
         threads: torch CPU threads (default: the cores other processes leave idle, measured before each
             size, at most 2; see ``free_threads``).
+        replace_checkpoints: a checkpoint the store knows with another loss, params or tokens (a size
+            retrained into the same folder) takes the new values, the old ones kept as its history; without
+            it the store refuses it and nothing is registered.
 
     Returns:
         One row per checkpoint: checkpoint_id, path, family, size, step, params, tokens,
@@ -103,7 +106,7 @@ def build_toy_ladder(
     _write_replay(out_dir / "replay.txt", toy.text(REPLAY_SEED, REPLAY_TOKENS))
     table = pd.DataFrame(rows, columns=COLUMNS)
     if store is not None:
-        _register(store, table, out_dir, toy)
+        _register(store, table, out_dir, toy, replace_checkpoints)
     table.to_csv(out_dir / "ladder.csv", index=False)
     return table
 
@@ -172,11 +175,12 @@ def _write_replay(path: Path, text: str) -> None:
     path.write_text(text)
 
 
-def _register(store: Any, table: pd.DataFrame, out_dir: Path, world: ToyWorld) -> None:
-    """Add each checkpoint to the store, its source relative to the ladder folder (no machine's paths)."""
-    for row in table.itertuples(index=False):
-        store.add_checkpoint(
-            checkpoint_id=row.checkpoint_id,
+def _register(store: Any, table: pd.DataFrame, out_dir: Path, world: ToyWorld, replace: bool) -> None:
+    """Add the checkpoints to the store in one transaction, each source relative to the ladder folder (no
+    machine's paths)."""
+    rows = [
+        dict(
+            checkpoint=row.checkpoint_id,
             source=f"{world.source}:{Path(row.path).relative_to(out_dir).as_posix()}",
             params=int(row.params),
             tokens=int(row.tokens),
@@ -187,3 +191,6 @@ def _register(store: Any, table: pd.DataFrame, out_dir: Path, world: ToyWorld) -
             run=row.run,
             step=int(row.step),
         )
+        for row in table.itertuples(index=False)
+    ]
+    store.add_checkpoints(rows, replace=replace, reason="retrained into the same folder (ladder build)")
