@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -15,7 +16,7 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 import torch  # noqa: E402
 
 from emergence.ladder.toy import corpus  # noqa: E402
-from emergence.ladder.toy.build import build_toy_ladder, free_threads  # noqa: E402
+from emergence.ladder.toy.build import build_toy_ladder, disorder, free_threads  # noqa: E402
 from emergence.ladder.toy.tokenizer import build_tokenizer, encode_text  # noqa: E402
 from emergence.ladder.toy.train import SIZES, train_size  # noqa: E402
 from emergence.store import Store  # noqa: E402
@@ -211,3 +212,22 @@ def test_training_threads_leave_busy_cores_alone():
     finally:
         for p in busy:
             p.kill()
+
+
+def test_a_larger_size_that_learned_less_from_more_tokens_is_named():
+    # final losses and tokens of the shipped ladders: knowledge (l retrained with compiled kernels ended at
+    # 1.605) and arithmetic (larger sizes train on fewer tokens, and m ends above s)
+    def ladder(rows):
+        return pd.DataFrame(
+            [dict(size=n, params=p, step=1, tokens=t, pretraining_loss=loss) for n, p, t, loss in rows]
+        )
+
+    knowledge = [("s", 138_528, 280_576, 2.202), ("m", 612_192, 1_300_480, 1.483)]
+    assert disorder(ladder([*knowledge, ("l", 947_328, 3_500_032, 1.440)])) == []
+    (warning,) = disorder(ladder([*knowledge, ("l", 947_328, 3_500_032, 1.605)]))
+    assert warning.startswith(
+        "size l ended at loss 1.605, above the smaller size m's 1.483 after fewer tokens"
+    )
+    arithmetic = [("xs", 135_872, 4_096_000, 0.695), ("s", 449_760, 3_276_800, 0.688),
+                  ("m", 1_058_688, 2_048_000, 0.706), ("l", 3_165_440, 1_843_200, 0.692)]  # fmt: skip
+    assert disorder(ladder(arithmetic)) == []

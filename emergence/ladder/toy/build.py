@@ -105,10 +105,35 @@ def build_toy_ladder(
     rows = _train_sizes(out_dir, toy, names, seed, progress or silent, threads)
     _write_replay(out_dir / "replay.txt", toy.text(REPLAY_SEED, REPLAY_TOKENS))
     table = pd.DataFrame(rows, columns=COLUMNS)
+    for warning in disorder(table):
+        log.warning(warning)
     if store is not None:
         _register(store, table, out_dir, toy, replace_checkpoints)
     table.to_csv(out_dir / "ladder.csv", index=False)
     return table
+
+
+def disorder(table: pd.DataFrame) -> list[str]:
+    """One warning per size that ended its schedule above a smaller size trained on no more tokens.
+
+    A larger model that learned less from as much text is not a ladder: the knowledge world's l learns its
+    geography table late in its schedule and not on every run (docs/toy-world.md, "Cost"). The arithmetic
+    world's larger sizes train on fewer tokens, so their order is not checked.
+    """
+    finals = (
+        table.sort_values("step")
+        .groupby("size")
+        .agg(params=("params", "first"), tokens=("tokens", "last"), loss=("pretraining_loss", "last"))
+        .sort_values("params")
+    )
+    return [
+        f"size {large} ended at loss {finals.loss[large]:.3f}, above the smaller size {small}'s "
+        f"{finals.loss[small]:.3f} after fewer tokens: the larger model learned less, so this ladder's figures "
+        "will differ from one where it did not (for a built-in world, the shipped ones); build it again with "
+        "another seed, or read its results knowing that"
+        for small, large in zip(finals.index[:-1], finals.index[1:], strict=True)
+        if finals.loss[large] > finals.loss[small] and finals.tokens[large] >= finals.tokens[small]
+    ]
 
 
 def free_threads(cap: int = 2, seconds: float = 0.5) -> int:
