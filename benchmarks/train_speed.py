@@ -38,9 +38,6 @@ def measure(world: ToyWorld, name: str, steps: int, compile: bool = False) -> tu
         return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), labels.reshape(-1))
 
     if compile:
-        torch.use_deterministic_algorithms(
-            True, warn_only=True
-        )  # as a ladder would need: same weights each run
         model.set_attn_implementation("eager")
         loss = torch.compile(loss)
     batch = torch.randint(4, 60, (size.batch_size, size.seq_len + 1))
@@ -64,6 +61,8 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true", help="fused AdamW and an inductor-compiled loss")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.compile:  # as a ladder would need: without it two compiled runs of a size train differently
+        torch.use_deterministic_algorithms(True, warn_only=True)
     print(
         f"threads={args.threads} peak={args.peak_gflops:.0f} GFLOP/s load={os.getloadavg()[0]:.2f} "
         f"{'compiled' if args.compile else 'eager, as the ladder trains'}"

@@ -103,8 +103,9 @@ def write_checkpoints(conn: sqlite3.Connection, frame: pd.DataFrame, *, replace:
             k = differ[0]
             raise EmergenceError(
                 f"checkpoint {row['checkpoint']} is stored with {k} {old[k]:.6g}, this input gives {row[k]:.6g}; "
-                "give it another id, or replace it explicitly (--replace-checkpoints of ingest or ladder build: "
-                "the old values are kept as history and the fits move)"
+                "give it another id, or replace it explicitly (ingest --replace-checkpoints; for a toy ladder "
+                "retrained into the same folder, ladder build --replace-checkpoints before the sweep): the old "
+                "values are kept as history and the fits move"
             )
         if differ:
             conn.execute(

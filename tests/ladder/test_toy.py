@@ -226,8 +226,14 @@ def test_a_larger_size_that_learned_less_from_more_tokens_is_named():
     assert disorder(ladder([*knowledge, ("l", 947_328, 3_500_032, 1.440)])) == []
     (warning,) = disorder(ladder([*knowledge, ("l", 947_328, 3_500_032, 1.605)]))
     assert warning.startswith(
-        "size l ended at loss 1.605, above the smaller size m's 1.483 after fewer tokens"
+        "size l ended at loss 1.605, above the smaller size m's 1.483 after no more tokens"
     )
     arithmetic = [("xs", 135_872, 4_096_000, 0.695), ("s", 449_760, 3_276_800, 0.688),
                   ("m", 1_058_688, 2_048_000, 0.706), ("l", 3_165_440, 1_843_200, 0.692)]  # fmt: skip
     assert disorder(ladder(arithmetic)) == []
+    # every smaller size counts, not only the next one; equal tokens count
+    skipped = [("s", 1, 100, 1.0), ("m", 2, 200, 1.5), ("l", 3, 200, 1.2)]
+    assert [w.split(",")[0] for w in disorder(ladder(skipped))] == [
+        "size m ended at loss 1.500",
+        "size l ended at loss 1.200",
+    ]

@@ -281,26 +281,38 @@ def test_10_reduced_and_micro_together_are_refused(tmp_path, capsys):
 
 
 def test_a_retrained_ladder_is_refused_and_then_replaced_only_when_asked(tmp_path, capsys):
-    out, store = tmp_path / "ladder", tmp_path / "s.sqlite"
-    args = ("ladder", "build", "--toy", "--micro", "--out", out, "--store", store, "--no-progress")
-    assert cli(capsys, *args)[0] == 0
-    first = f"toy-s0-micro-step{24:06d}"
-    built = _loss(store, first)
-    # the same folder retrained to other weights (here: its recorded loss moved) is a new checkpoint
-    record = out / "micro" / f"step-{24:06d}" / "checkpoint.json"
-    saved = json.loads(record.read_text())
-    record.write_text(json.dumps({**saved, "pretraining_loss": built + 0.25}))
+    out, first, store = tmp_path / "ladder", tmp_path / "first.sqlite", tmp_path / "s.sqlite"
+    args = ("ladder", "build", "--toy", "--micro", "--out", out, "--no-progress", "--store")
+    assert cli(capsys, *args, first)[0] == 0
+    early, last = (f"toy-s0-micro-step{step:06d}" for step in (12, 24))
+    built = _loss(first, last)
+    with Store(store) as st:  # the store knows the last checkpoint from an earlier training of this folder
+        st.add_checkpoint(last, f"toy-ladder:micro/step-{24:06d}", pretraining_loss=built + 0.25)
     before = store.read_bytes()
-    code, _, err = cli(capsys, *args)
-    assert code == 2 and f"checkpoint {first} is stored with pretraining_loss" in err
-    assert "--replace-checkpoints" in err and store.read_bytes() == before
-    assert cli(capsys, *args, "--replace-checkpoints")[0] == 0
-    assert _loss(store, first) == pytest.approx(built + 0.25)
+    code, _, err = cli(capsys, *args, store)
+    assert code == 2 and f"checkpoint {last} is stored with pretraining_loss" in err
+    assert "ladder build --replace-checkpoints" in err
+    assert store.read_bytes() == before  # the early checkpoint, new to the store, is not added either
+    assert cli(capsys, *args, store, "--replace-checkpoints")[0] == 0
     with Store(store, read_only=True) as st:
+        assert set(st.checkpoints()["checkpoint_id"]) == {early, last}
         history = st.checkpoint_history()
-    assert history["checkpoint_id"].tolist() == [first]
-    assert history["pretraining_loss"].iloc[0] == pytest.approx(built)
+    assert _loss(store, last) == pytest.approx(built)
+    assert history["checkpoint_id"].tolist() == [last]
+    assert history["pretraining_loss"].iloc[0] == pytest.approx(built + 0.25)
     assert "retrained" in history["reason"].iloc[0]
+
+
+def test_a_ladder_with_a_diverged_checkpoint_is_refused_whole(tmp_path, capsys):
+    out, store = tmp_path / "ladder", tmp_path / "s.sqlite"
+    args = ("ladder", "build", "--toy", "--micro", "--out", out, "--no-progress", "--store", store)
+    assert cli(capsys, *args)[0] == 0
+    record = out / "micro" / f"step-{24:06d}" / "checkpoint.json"
+    record.write_text(json.dumps({**json.loads(record.read_text()), "pretraining_loss": float("nan")}))
+    before = store.read_bytes()
+    code, _, err = cli(capsys, *args, "--replace-checkpoints")
+    assert code == 2 and f"checkpoint toy-s0-micro-step{24:06d} has no finite pretraining loss" in err
+    assert store.read_bytes() == before
 
 
 def test_10_the_shipped_store_names_no_machines_paths():

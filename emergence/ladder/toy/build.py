@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -107,9 +108,9 @@ def build_toy_ladder(
     table = pd.DataFrame(rows, columns=COLUMNS)
     for warning in disorder(table):
         log.warning(warning)
+    table.to_csv(out_dir / "ladder.csv", index=False)  # the folder's own record, whatever the store says
     if store is not None:
         _register(store, table, out_dir, toy, replace_checkpoints)
-    table.to_csv(out_dir / "ladder.csv", index=False)
     return table
 
 
@@ -126,14 +127,20 @@ def disorder(table: pd.DataFrame) -> list[str]:
         .agg(params=("params", "first"), tokens=("tokens", "last"), loss=("pretraining_loss", "last"))
         .sort_values("params")
     )
-    return [
-        f"size {large} ended at loss {finals.loss[large]:.3f}, above the smaller size {small}'s "
-        f"{finals.loss[small]:.3f} after fewer tokens: the larger model learned less, so this ladder's figures "
-        "will differ from one where it did not (for a built-in world, the shipped ones); build it again with "
-        "another seed, or read its results knowing that"
-        for small, large in zip(finals.index[:-1], finals.index[1:], strict=True)
-        if finals.loss[large] > finals.loss[small] and finals.tokens[large] >= finals.tokens[small]
-    ]
+    warnings = []
+    for i, (large, row) in enumerate(finals.iterrows()):
+        smaller = finals.iloc[:i]
+        smaller = smaller[smaller["tokens"] <= row["tokens"]]
+        if smaller.empty or not row["loss"] > smaller["loss"].min():
+            continue
+        small = smaller["loss"].idxmin()
+        warnings.append(
+            f"size {large} ended at loss {row['loss']:.3f}, above the smaller size {small}'s "
+            f"{smaller['loss'][small]:.3f} after no more tokens: the larger model learned less, so this "
+            "ladder's figures will differ from one where it did not (for a built-in world, the shipped ones); "
+            "build it again with another seed, or read its results knowing that"
+        )
+    return warnings
 
 
 def free_threads(cap: int = 2, seconds: float = 0.5) -> int:
@@ -203,6 +210,13 @@ def _write_replay(path: Path, text: str) -> None:
 def _register(store: Any, table: pd.DataFrame, out_dir: Path, world: ToyWorld, replace: bool) -> None:
     """Add the checkpoints to the store in one transaction, each source relative to the ladder folder (no
     machine's paths)."""
+    values = table[["params", "tokens", "flops", "pretraining_loss"]].astype(float)
+    broken = table.loc[~np.isfinite(values).all(axis=1), "checkpoint_id"].tolist()
+    if broken:  # the store reads a missing value as unknown: it would keep an older loss, or none
+        raise EmergenceError(
+            f"checkpoint {broken[0]} has no finite pretraining loss, params or FLOPs (training diverged?): "
+            f"its size's folder under {out_dir} must be trained again (remove it and build again)"
+        )
     rows = [
         dict(
             checkpoint=row.checkpoint_id,
