@@ -31,15 +31,15 @@ class CheckpointTable:
 
         Adding it again with the same values changes nothing; missing values are filled in. A different
         params, tokens, flops or pretraining loss is refused (see `add_checkpoints`)."""
-        for name, value in fields.items():
-            if isinstance(value, float) and math.isnan(value):
-                raise EmergenceError(f"checkpoint {checkpoint_id}: {name} must be a finite number, got nan")
         self.add_checkpoints([{"checkpoint": checkpoint_id, "source": source, **fields}])
 
     def add_checkpoints(
         self, rows: Iterable[dict] | pd.DataFrame, *, replace: bool = False, reason: str = "replaced"
     ) -> dict[str, int]:
         """Add checkpoints (dicts or a frame with ``checkpoint``, ``source`` and any of the other fields).
+
+        A dict leaves out a value it does not know; one it gives must be a finite number (a NaN there is a
+        diverged training or a bug, refused in one line), where a frame's NaN means not known.
 
         Args:
             replace: a known checkpoint whose params, tokens, FLOPs or loss differ takes the new values;
@@ -49,6 +49,14 @@ class CheckpointTable:
         Returns:
             {"new": ..., "replaced": ...}
         """
+        if not isinstance(rows, pd.DataFrame):
+            rows = list(rows)
+            for row in rows:
+                for name, value in row.items():
+                    if isinstance(value, float) and not math.isfinite(value):
+                        raise EmergenceError(
+                            f"checkpoint {row.get('checkpoint')}: {name} must be a finite number, got {value}"
+                        )
         frame = _checkpoint_frame(rows)
         with self.transaction() as conn:
             return write_checkpoints(conn, frame, replace=replace, reason=reason)

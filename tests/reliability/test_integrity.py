@@ -311,7 +311,9 @@ def test_a_ladder_with_a_diverged_checkpoint_is_refused_whole(tmp_path, capsys):
     record.write_text(json.dumps({**json.loads(record.read_text()), "pretraining_loss": float("nan")}))
     before = store.read_bytes()
     code, _, err = cli(capsys, *args, "--replace-checkpoints")
-    assert code == 2 and f"checkpoint toy-s0-micro-step{24:06d} has no finite pretraining loss" in err
+    assert (
+        code == 2 and f"checkpoint toy-s0-micro-step{24:06d}: pretraining_loss must be a finite number" in err
+    )
     assert store.read_bytes() == before
 
 

@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import torch
 
@@ -210,13 +209,6 @@ def _write_replay(path: Path, text: str) -> None:
 def _register(store: Any, table: pd.DataFrame, out_dir: Path, world: ToyWorld, replace: bool) -> None:
     """Add the checkpoints to the store in one transaction, each source relative to the ladder folder (no
     machine's paths)."""
-    values = table[["params", "tokens", "flops", "pretraining_loss"]].astype(float)
-    broken = table.loc[~np.isfinite(values).all(axis=1), "checkpoint_id"].tolist()
-    if broken:  # the store reads a missing value as unknown: it would keep an older loss, or none
-        raise EmergenceError(
-            f"checkpoint {broken[0]} has no finite pretraining loss, params or FLOPs (training diverged?): "
-            f"its size's folder under {out_dir} must be trained again (remove it and build again)"
-        )
     rows = [
         dict(
             checkpoint=row.checkpoint_id,
