@@ -52,7 +52,7 @@ def test_fewshot_emergence(results, task):
 # The sigmoid is the link the shipped forecasts use (AIC prefers it on both tasks). The ReLU's elbow on the
 # multiple choice at 32 examples sits below its few-shot one (0.853 vs 0.877 nats) and is not pinned. On the
 # multiple choice, 2,048 examples lift every checkpoint above chance: no elbow, so that amount drops out.
-# The knowledge world's elbows do not rise with the amount (point 4 of issue #23, missed): see below.
+# The knowledge world's elbows rise with the amount from 16 examples on, not from few-shot: see below.
 SHIFT_READINGS = [("toy_sum_qa", "relu"), ("toy_sum_qa", "sigmoid"), ("toy_sum_choice", "sigmoid")]
 
 
@@ -67,15 +67,17 @@ def test_finetuning_moves_the_elbow_to_higher_loss(results, task, link):
 
 
 @pytest.mark.parametrize("task", KNOWLEDGE)
-def test_knowledge_finetuning_moves_the_elbow_up_at_every_amount_but_not_further_with_more(results, task):
-    # Finetuning teaches the second hop (city -> country) that few-shot lacks, and 16 examples teach it
-    # about as well as 480: every finetuned elbow sits above the few-shot one's 90% interval, and the
-    # finetuned elbows stay within 0.1 nats of each other (docs/toy-world.md).
+def test_knowledge_finetuning_moves_the_elbow_further_with_more_data(results, task):
+    # LoRA finetuning, its steps growing with the amount (docs/toy-world.md): 16 examples leave the elbow
+    # where few-shot has it, and each larger amount moves it to higher loss, 480 by more than 0.1 nats. On the
+    # multiple choice 16 and 48 examples tie (1.552 / 1.551 nats), so its rise is pinned from 48 on.
     metric, chance = TASKS[task]
     elbows = elbows_by_amount(fit_table(results, task, metric), link="sigmoid", chance=chance)
     fewshot, tuned = elbows[elbows["data_amount"] == 0].iloc[0], elbows[elbows["data_amount"] > 0]
-    assert len(tuned) == 4 and (tuned["lower"] > fewshot["upper"]).all()
-    assert tuned["elbow"].max() - tuned["elbow"].min() <= 0.1
+    assert list(tuned["data_amount"]) == [16, 48, 160, 480]
+    rising = tuned["elbow"].to_numpy() if task == "know_country_qa" else tuned["elbow"].to_numpy()[1:]
+    assert np.all(np.diff(rising) > 0)
+    assert tuned["lower"].iloc[-1] > fewshot["upper"] and tuned["elbow"].iloc[-1] - fewshot["elbow"] > 0.1
 
 
 # On the multiple choice no forecast is found: at 2,048 examples every checkpoint at chance few-shot is
@@ -103,9 +105,9 @@ def test_knowledge_world_lines_up_in_loss_and_its_smallest_size_never_emerges(re
     rmse, midpoints = line_up(t, chance, 0)  # one sigmoid in loss over every size's few-shot accuracies
     assert rmse <= 0.05 and len(midpoints) >= 2
     assert max(midpoints.values()) - min(midpoints.values()) <= 0.05
-    # After finetuning too: the midpoints agree, but one sigmoid leaves 5.7 / 6.8 points (missed: <= 5)
+    # After finetuning too: the midpoints agree, but one sigmoid leaves 8.3 / 8.2 points (missed: <= 5)
     rmse, tuned = line_up(t, chance, int(t["data_amount"].max()))
-    assert max(tuned.values()) - min(tuned.values()) <= 0.05 and rmse <= 0.07
+    assert max(tuned.values()) - min(tuned.values()) <= 0.05 and rmse <= 0.09
 
 
 # The multiple choice's ReLU errs by +0.18 nats (missed); its sigmoid, the link the forecasts use, does not.
@@ -141,11 +143,22 @@ def test_the_knowledge_worlds_finetuned_results_replayed_no_test_persons_fact(re
     assert len(tuned["run_id"].unique()) == 192 and hashes == {expected}
 
 
-def test_the_knowledge_worlds_finetunes_at_480_examples_ran_at_most_100_steps(results):
-    # 300 steps at 480 examples forgot the test people's facts (docs/toy-world.md): the fits must read the
-    # capped runs, and the cap must have left the other amounts' runs as they were
+def test_the_knowledge_worlds_finetunes_are_lora_with_steps_growing_with_the_amount(results):
+    # Full finetuning for 300 steps forgot the test people's facts, and capped at 100 steps it left the amounts
+    # alike (docs/toy-world.md): the fits must read the LoRA runs, 10 epochs and at least 20 steps, uncapped.
     tuned = results[results["task"].isin(KNOWLEDGE) & (results["data_amount"] > 0)].drop_duplicates("run_id")
     with Store(SHIPPED, read_only=True) as store:
-        caps = {r.run_id: store.run_spec(r.run_id)["finetune"].get("max_steps") for r in tuned.itertuples()}
-    capped = {r.data_amount for r in tuned.itertuples() if caps[r.run_id] == 100}
-    assert capped == {480} and sum(v is not None for v in caps.values()) == 48
+        specs = {r.run_id: store.run_spec(r.run_id)["finetune"] for r in tuned.itertuples()}
+    assert len(specs) == 192
+    assert {(f["method"], f["lora_r"], f["learning_rate"], f.get("max_steps")) for f in specs.values()} == {
+        ("lora", 16, 3e-3, None)
+    }
+
+
+@pytest.mark.parametrize("task", KNOWLEDGE)
+def test_the_relu_law_fits_the_knowledge_world_where_finetuned_accuracy_saturates(results, task):
+    # 480 examples take l to 99-100%: starts whose extra scatter was fixed at 0.01 missed those rows by so
+    # much that the optimiser never left them and the ReLU (the CLI's default link) found no elbow
+    metric, chance = TASKS[task]
+    fit = EmergenceLaw(link="relu", chance=chance).fit(fit_table(results, task, metric))
+    assert 1.45 < fit.params_["elbow_d0"] < 1.65 and fit.elbow(480) > fit.elbow(16) > fit.params_["elbow_d0"]

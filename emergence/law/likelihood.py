@@ -278,6 +278,12 @@ def starts(prob: Problem) -> list[np.ndarray]:
             for nm, v in prob.fixed.items():
                 p[ix[nm]] = v
             out.append(p[prob.free_idx])
+            rms = float(np.sqrt(np.mean((y - prob.mean(p)) ** 2)))
+            if "extra_sd" not in prob.fixed and rms > 0.01:
+                # the same start at the scatter it leaves: at 0.01, a start that misses saturated rows by
+                # far sits where the objective is so steep that the optimiser does not move from it
+                p[ix["extra_sd"]] = min(rms, prob.upper[ix["extra_sd"]])
+                out.append(p[prob.free_idx])
     return out
 
 

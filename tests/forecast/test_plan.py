@@ -74,7 +74,7 @@ def test_a_flops_budget_prices_runs_by_params_and_examples_seen():
 
 
 def test_a_step_cap_prices_a_capped_amount_as_the_steps_it_runs():
-    # the knowledge specs' recipe: 10 epochs in batches of 16, 80 to 100 steps; 480 examples cost what 160 do
+    # 10 epochs in batches of 16, 80 to 100 steps: 480 examples cost what 160 do
     spec = FinetuneSpec(epochs=10, batch_size=16, min_steps=80, max_steps=100)
     assert [spec.examples_seen(d) for d in (0, 16, 160, 480)] == [0, 80 * 16, 100 * 16, 100 * 16]
     plan = plan_task(rows(), 1e14, unit="FLOPs", finetune=spec, tokens_per_example=50, options=OPTIONS)
