@@ -33,6 +33,14 @@ def results():
         return store.results()
 
 
+@pytest.fixture(scope="module")
+def tuned_recipes(results):
+    """The finetuning settings of every knowledge-world run the fits read, by run id."""
+    tuned = results[results["task"].isin(KNOWLEDGE) & (results["data_amount"] > 0)]
+    with Store(SHIPPED, read_only=True) as store:
+        return {r: store.run_spec(r)["finetune"] for r in tuned["run_id"].unique()}
+
+
 @pytest.mark.parametrize("task", TASKS)
 def test_fewshot_emergence(results, task):
     metric, chance = TASKS[task]
@@ -127,7 +135,7 @@ def test_the_knowledge_worlds_loss_law_says_its_flops_are_not_to_be_trusted(resu
     assert laws["compute"].to_dict()["warning"] == laws["compute"].warning()
 
 
-def test_the_knowledge_worlds_finetuned_results_replayed_no_test_persons_fact(results):
+def test_the_knowledge_worlds_finetuned_results_replayed_no_test_persons_fact(tuned_recipes):
     # Replaying the test people's lines rehearsed the answers (docs/toy-world.md): every finetuned result the
     # fits read must come from the replay text the world writes now, which leaves those lines out.
     import hashlib
@@ -137,22 +145,17 @@ def test_the_knowledge_worlds_finetuned_results_replayed_no_test_persons_fact(re
 
     text = WORLDS["knowledge"].text(REPLAY_SEED, REPLAY_TOKENS)
     expected = "sha256:" + hashlib.sha256(text.encode()).hexdigest()
-    tuned = results[results["task"].isin(KNOWLEDGE) & (results["data_amount"] > 0)]
-    with Store(SHIPPED, read_only=True) as store:
-        hashes = {store.run_spec(r)["finetune"]["replay_hash"] for r in tuned["run_id"].unique()}
-    assert len(tuned["run_id"].unique()) == 192 and hashes == {expected}
+    hashes = {f["replay_hash"] for f in tuned_recipes.values()}
+    assert len(tuned_recipes) == 192 and hashes == {expected}
 
 
-def test_the_knowledge_worlds_finetunes_are_lora_with_steps_growing_with_the_amount(results):
+def test_the_knowledge_worlds_finetunes_are_lora_with_steps_growing_with_the_amount(tuned_recipes):
     # Full finetuning for 300 steps forgot the test people's facts, and capped at 100 steps it left the amounts
     # alike (docs/toy-world.md): the fits must read the LoRA runs, 10 epochs and at least 20 steps, uncapped.
-    tuned = results[results["task"].isin(KNOWLEDGE) & (results["data_amount"] > 0)].drop_duplicates("run_id")
-    with Store(SHIPPED, read_only=True) as store:
-        specs = {r.run_id: store.run_spec(r.run_id)["finetune"] for r in tuned.itertuples()}
-    assert len(specs) == 192
-    assert {(f["method"], f["lora_r"], f["learning_rate"], f.get("max_steps")) for f in specs.values()} == {
-        ("lora", 16, 3e-3, None)
+    recipes = {
+        (f["method"], f["lora_r"], f["learning_rate"], f.get("max_steps")) for f in tuned_recipes.values()
     }
+    assert len(tuned_recipes) == 192 and recipes == {("lora", 16, 3e-3, None)}
 
 
 @pytest.mark.parametrize("task", KNOWLEDGE)

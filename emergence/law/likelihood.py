@@ -278,10 +278,12 @@ def starts(prob: Problem) -> list[np.ndarray]:
             for nm, v in prob.fixed.items():
                 p[ix[nm]] = v
             out.append(p[prob.free_idx])
+            if "extra_sd" in prob.fixed:
+                continue
+            # the same start at the scatter it leaves: at 0.01, a start that misses saturated rows by far
+            # sits where the objective is so steep that the optimiser does not move from it
             rms = float(np.sqrt(np.mean((y - prob.mean(p)) ** 2)))
-            if "extra_sd" not in prob.fixed and rms > 0.01:
-                # the same start at the scatter it leaves: at 0.01, a start that misses saturated rows by
-                # far sits where the objective is so steep that the optimiser does not move from it
+            if rms > 0.01:
                 p[ix["extra_sd"]] = min(rms, prob.upper[ix["extra_sd"]])
                 out.append(p[prob.free_idx])
     return out
