@@ -34,9 +34,14 @@ def results():
 
 
 @pytest.fixture(scope="module")
-def tuned_recipes(results):
+def tuned(results):
+    """The knowledge world's finetuned results the fits read."""
+    return results[results["task"].isin(KNOWLEDGE) & (results["data_amount"] > 0)]
+
+
+@pytest.fixture(scope="module")
+def tuned_recipes(tuned):
     """The finetuning settings of every knowledge-world run the fits read, by run id."""
-    tuned = results[results["task"].isin(KNOWLEDGE) & (results["data_amount"] > 0)]
     with Store(SHIPPED, read_only=True) as store:
         return {r: store.run_spec(r)["finetune"] for r in tuned["run_id"].unique()}
 
@@ -160,9 +165,8 @@ def test_the_knowledge_worlds_finetunes_are_lora_with_steps_growing_with_the_amo
     assert len(tuned_recipes) == 384 and recipes == {("lora", 16, 3e-3, None)}
 
 
-def test_every_finetuned_cell_of_the_knowledge_world_has_two_seeds(results):
+def test_every_finetuned_cell_of_the_knowledge_world_has_two_seeds(tuned):
     # One seed left the multiple choice's 16 / 48 tie within seed-to-seed noise; the fits read both seeds.
-    tuned = results[results["task"].isin(KNOWLEDGE) & (results["data_amount"] > 0)]
     seeds = tuned.groupby(["checkpoint", "task", "data_amount"])["seed"].agg(lambda s: tuple(sorted(set(s))))
     assert len(seeds) == 24 * 2 * 4 and set(seeds) == {(0, 1)}
 
