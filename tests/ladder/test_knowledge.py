@@ -115,3 +115,18 @@ def test_a_replay_text_from_an_older_version_is_replaced_with_a_warning(tmp_path
 
 def world_size(task: str) -> int:
     return len(KnowledgeWorld().task_docs(task)["test"])
+
+
+def test_recall_probe_reads_each_fact_as_one_next_word_of_a_built_checkpoint(tmp_path):
+    from transformers import LlamaForCausalLM
+
+    from benchmarks.toy_knowledge_recall import probes, recall
+
+    table = build_toy_ladder(tmp_path, world="knowledge", sizes=["micro"])
+    model = LlamaForCausalLM.from_pretrained(table["path"].iloc[-1]).eval()
+    vocab = KnowledgeWorld().vocab
+    for name, (prompts, answers) in probes().items():
+        assert len({len(p.split(" ")) for p in prompts}) == 1, name  # one batch, no padding
+        assert all(w in vocab for p in prompts for w in p.split(" ")) and all(a in vocab for a in answers)
+        assert 0.0 <= recall(model, prompts, answers) <= 1.0
+    assert len(probes()["city"][0]) == 240 and len(probes()["table"][0]) == 100
