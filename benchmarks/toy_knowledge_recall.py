@@ -1,27 +1,29 @@
-"""What the knowledge world's checkpoints store about the test people, and how far ahead that lets a backtest see.
+"""What the knowledge world's checkpoints store about the test people, and how far ahead a backtest can see.
 
     python benchmarks/toy_knowledge_recall.py [LADDER ...] [--store data/demo/store.sqlite]
 
-For each checkpoint of the built ladders (each LADDER a folder with a ladder.csv; default runs/knowledge-ladder,
-which `emergence sweep data/specs/knowledge-full.yaml` builds), in order of FLOPs, the share of greedy next
-words that are right, with no examples and no finetuning, on a line as pretraining writes it:
+For each checkpoint of the built ladders (each LADDER a folder with a ladder.csv; default
+runs/knowledge-ladder, which `emergence sweep data/specs/knowledge-full.yaml` builds), in order of FLOPs,
+the share of greedy next words that are right, with no examples and no finetuning, on a line as
+pretraining writes it:
 - city: a test person's city after a biography template ("p150 lives in" -> c81), over the 240 test people;
 - table: a city's country ("c81 is in" -> k8), over the 100 cities;
 - hop: the country after the two-hop question and the right city ("which city and country is p150 from ?
   c81" -> k8), over the test people: the second hop in the benchmark's format.
 
 Finetuning on other people's answers can teach the format and the second hop, not a test person's city. So
-a finetuned curve can rise only where the checkpoints store some of the test people's cities, and a backtest
-cutoff sees its first rise no earlier than there. The script prints, for a few levels of city recall, the
-first checkpoint reaching it and how many times fewer FLOPs it used than the first checkpoint that emerged
-few-shot (its loss below know_country_qa's few-shot elbow, fitted on the store's few-shot results with the
-task's chance and the sigmoid, as the backtest's reference is): about the furthest ahead a backtest on that ladder can see.
-A few seconds in all on 2 cores.
+a finetuned curve can rise only where the checkpoints store some of the test people's cities, and a
+backtest cutoff sees its first rise no earlier than there. The script prints, for a few levels of city
+recall, the first checkpoint reaching it and how many times fewer FLOPs it used than the first checkpoint
+that emerged few-shot (its loss below know_country_qa's few-shot elbow, fitted on the store's few-shot
+results with the task's chance and the sigmoid, as the backtest's reference is): about the furthest ahead a
+backtest on that ladder can see. A few seconds in all on 2 cores.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import time
 from pathlib import Path
 
@@ -103,6 +105,11 @@ def main() -> None:
     t = pd.DataFrame(rows)
     print(f"{len(t)} checkpoints in {time.perf_counter() - start:.0f} s; few-shot elbow of {TASK} (sigmoid): "
           f"{elbow:.3f} nats; first checkpoint below it: {emerged:.3g} FLOPs")  # fmt: skip
+    if math.isnan(emerged):
+        print(
+            "  no checkpoint of these ladders is below the few-shot elbow: nothing to measure the advance against"
+        )
+        return
     for level in LEVELS:
         reached = t[t["city"] >= level]
         if reached.empty:
