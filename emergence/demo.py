@@ -16,9 +16,13 @@ import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from emergence.builtin import dashboard_app, specs_dir
+from emergence.builtin import dashboard_app, shipped_store, specs_dir
 from emergence.errors import EmergenceError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 LIVE_STORE = Path("runs") / "demo.sqlite"
 """The live run's store, under the folder the demo runs in (with the ladder in runs/toy-ladder)."""
@@ -83,6 +87,36 @@ def live_spec(spec_path: Path | None = None):
     return spec.model_copy(update={"store": LIVE_STORE.resolve(), "ladder": ladder, "finetune": finetune})
 
 
+LADDER_TOLERANCE = 0.01
+"""Nats by which a live checkpoint's loss may differ from the shipped one of the same id before the demo
+warns that its figures will not be the shipped ones."""
+
+
+def ladder_note(live: pd.DataFrame, shipped: Path) -> str | None:
+    """A warning when the live ladder's checkpoints (a store's checkpoints table) differ from the shipped
+    ones of the same ids, else None: another CPU rounds differently, and the knowledge world's sizes learn
+    at run-dependent points (docs/toy-world.md, "Cost"), so such a ladder tells another story."""
+    from emergence.store import Store
+
+    if not shipped.is_file():
+        return None
+    with Store(shipped, read_only=True) as store:
+        ref = store.checkpoints().set_index("checkpoint_id")["pretraining_loss"]
+    mine = live.set_index("checkpoint_id")["pretraining_loss"]
+    common = mine.index.intersection(ref.index)
+    gap = (mine[common] - ref[common]).abs().dropna()
+    if gap.empty or gap.max() <= LADDER_TOLERANCE:
+        return None
+    worst = gap.idxmax()
+    return (
+        f"this machine's ladder is not the shipped one: {worst} is at loss {mine[worst]:.3f} nats where the "
+        f"shipped run has {ref[worst]:.3f} ({int((gap > LADDER_TOLERANCE).sum())} of {len(gap)} checkpoints "
+        f"differ by more than {LADDER_TOLERANCE} nats; training rounds differently on another CPU, and the "
+        "knowledge world's sizes learn at run-dependent points), so the live figures will not be the "
+        "shipped ones: the dashboard's shipped results show those"
+    )
+
+
 def run_live(
     spec_path: Path | None = None, *, say: Callable[[str], None] = print, n_boot: int = 200
 ) -> list[tuple[dict, dict]]:
@@ -111,6 +145,8 @@ def run_live(
     say(f"sweep: {summary.message()}")
     documents = []
     with Store(spec.store) as store:
+        if note := ladder_note(store.checkpoints(), shipped_store()):
+            say(f"warning: {note}")
         results = store.results()
         if results.empty:
             raise EmergenceError(f"the demo sweep produced no results ({summary.message()})")
