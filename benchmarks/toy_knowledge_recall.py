@@ -17,7 +17,8 @@ backtest cutoff sees its first rise no earlier than there. The script prints, fo
 recall, the first checkpoint reaching it and how many times fewer FLOPs it used than the first checkpoint
 that emerged few-shot (its loss below know_country_qa's few-shot elbow, fitted on the store's few-shot
 results with the task's chance and the sigmoid, as the backtest's reference is): about the furthest ahead a
-backtest on that ladder can see. A few seconds in all on 2 cores.
+backtest on that ladder can see. The elbow is the store's (by default the shipped seed-0 run's), also for a
+ladder built with another seed. A few seconds in all on 2 cores.
 """
 
 from __future__ import annotations
@@ -86,9 +87,13 @@ def main() -> None:
     torch.set_num_threads(2)
     missing = [d for d in args.ladders if not (Path(d) / "ladder.csv").is_file()]
     if missing:
-        raise SystemExit(f"no ladder.csv in {', '.join(missing)}: build the knowledge ladder first "
+        raise SystemExit(f"error: no ladder.csv in {', '.join(missing)}: build the knowledge ladder first "
                          "(emergence sweep data/specs/knowledge-full.yaml builds runs/knowledge-ladder)")  # fmt: skip
     ladder = pd.concat([pd.read_csv(Path(d) / "ladder.csv") for d in args.ladders]).sort_values("flops")
+    gone = [p for p in ladder["path"] if not Path(p).is_dir()]
+    if gone:
+        raise SystemExit(f"error: {len(gone)} checkpoint folders named in ladder.csv do not exist (first: {gone[0]}): "
+                         "build the ladder again where it is read, or give the folder it was built in")  # fmt: skip
     try:
         elbow, emerged = first_emerged_flops(ladder, Path(args.store))
     except EmergenceError as exc:
@@ -116,9 +121,10 @@ def main() -> None:
             print(f"  no checkpoint recalls {level:.0%} of the test people's cities")
             continue
         first = reached.iloc[0]
+        ratio = emerged / first["flops"]
+        ahead = f"{ratio:.2f}x fewer FLOPs than" if ratio >= 1 else f"{1 / ratio:.2f}x the FLOPs of"
         print(f"  first to recall {level:.0%} of the test cities: {first['checkpoint']} ({first['flops']:.3g} "
-              f"FLOPs, loss {first['loss']:.3f}): {emerged / first['flops']:.2f}x fewer FLOPs than the first "
-              "emerged checkpoint")  # fmt: skip
+              f"FLOPs, loss {first['loss']:.3f}): {ahead} the first emerged checkpoint")  # fmt: skip
 
 
 if __name__ == "__main__":

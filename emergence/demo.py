@@ -94,14 +94,18 @@ warns that its figures will not be the shipped ones."""
 
 def ladder_note(live: pd.DataFrame, shipped: Path) -> str | None:
     """A warning when the live ladder's checkpoints (a store's checkpoints table) differ from the shipped
-    ones of the same ids, else None: another CPU rounds differently, and the knowledge world's sizes learn
-    at run-dependent points (docs/toy-world.md, "Cost"), so such a ladder tells another story."""
+    ones of the same ids, else None: training that rounds differently on another CPU, or an older build in
+    the ladder folder, gives a ladder that tells another story (the knowledge world's sizes learn at
+    run-dependent points: docs/toy-world.md, "Cost"). Advisory, so an unreadable shipped store is skipped."""
     from emergence.store import Store
 
     if not shipped.is_file():
         return None
-    with Store(shipped, read_only=True) as store:
-        ref = store.checkpoints().set_index("checkpoint_id")["pretraining_loss"]
+    try:
+        with Store(shipped, read_only=True) as store:
+            ref = store.checkpoints().set_index("checkpoint_id")["pretraining_loss"]
+    except EmergenceError:
+        return None
     mine = live.set_index("checkpoint_id")["pretraining_loss"]
     common = mine.index.intersection(ref.index)
     gap = (mine[common] - ref[common]).abs().dropna()
@@ -109,11 +113,10 @@ def ladder_note(live: pd.DataFrame, shipped: Path) -> str | None:
         return None
     worst = gap.idxmax()
     return (
-        f"this machine's ladder is not the shipped one: {worst} is at loss {mine[worst]:.3f} nats where the "
-        f"shipped run has {ref[worst]:.3f} ({int((gap > LADDER_TOLERANCE).sum())} of {len(gap)} checkpoints "
-        f"differ by more than {LADDER_TOLERANCE} nats; training rounds differently on another CPU, and the "
-        "knowledge world's sizes learn at run-dependent points), so the live figures will not be the "
-        "shipped ones: the dashboard's shipped results show those"
+        f"this ladder is not the shipped one ({worst}: {mine[worst]:.3f} nats, shipped {ref[worst]:.3f}; "
+        f"{int((gap > LADDER_TOLERANCE).sum())} of {len(gap)} checkpoints differ by more than {LADDER_TOLERANCE}), "
+        "so the live figures will not be the shipped ones (another CPU, or an older build in the ladder "
+        "folder); the dashboard's shipped results show those"
     )
 
 

@@ -22,7 +22,9 @@ def test_the_demo_names_the_live_checkpoint_furthest_from_the_shipped_one(tmp_pa
     )  # within the tolerance; an id the shipped run lacks is not compared
     other = checkpoints(tmp_path / "other.sqlite", {"a": 2.0, "b": 1.7, "c": 1.45})
     note = ladder_note(other, shipped)
-    assert note.startswith("this machine's ladder is not the shipped one: b is at loss 1.700 nats where the "
-                           "shipped run has 1.500 (2 of 3 checkpoints differ by more than 0.01 nats")  # fmt: skip
+    assert note.startswith("this ladder is not the shipped one (b: 1.700 nats, shipped 1.500; 2 of 3 checkpoints "
+                           "differ by more than 0.01)")  # fmt: skip
     assert ladder_note(other, tmp_path / "absent.sqlite") is None  # no shipped run to compare with
+    (tmp_path / "broken.sqlite").write_text("not a store")
+    assert ladder_note(other, tmp_path / "broken.sqlite") is None  # advisory: an unreadable one is skipped
     assert shipped.read_bytes() == before  # reading never writes
