@@ -98,15 +98,15 @@ def main() -> None:
         elbow, emerged = first_emerged_flops(ladder, Path(args.store))
     except EmergenceError as exc:
         raise SystemExit(f"error: {exc}") from None
-    rows, start = [], time.perf_counter()
-    print(f"{'checkpoint':<22} {'FLOPs':>9} {'loss':>6} " + " ".join(f"{k:>6}" for k in probes()))
+    rows, start, checks = [], time.perf_counter(), probes()
+    print(f"{'checkpoint':<22} {'FLOPs':>9} {'loss':>6} " + " ".join(f"{k:>6}" for k in checks))
     for ck in ladder.itertuples():
         model = LlamaForCausalLM.from_pretrained(ck.path).eval()
         row = {"checkpoint": ck.checkpoint_id, "flops": ck.flops, "loss": ck.pretraining_loss}
-        row |= {name: recall(model, *probe) for name, probe in probes().items()}
+        row |= {name: recall(model, *probe) for name, probe in checks.items()}
         rows.append(row)
         print(f"{ck.checkpoint_id:<22} {ck.flops:9.3g} {ck.pretraining_loss:6.3f} "
-              + " ".join(f"{row[k]:6.1%}" for k in probes()))  # fmt: skip
+              + " ".join(f"{row[k]:6.1%}" for k in checks))  # fmt: skip
     t = pd.DataFrame(rows)
     print(f"{len(t)} checkpoints in {time.perf_counter() - start:.0f} s; few-shot elbow of {TASK} (sigmoid): "
           f"{elbow:.3f} nats; first checkpoint below it: {emerged:.3g} FLOPs")  # fmt: skip

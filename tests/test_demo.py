@@ -17,9 +17,8 @@ def test_the_demo_names_the_live_checkpoint_furthest_from_the_shipped_one(tmp_pa
     checkpoints(shipped, {"a": 2.0, "b": 1.5, "c": 1.4})
     before = shipped.read_bytes()
     close = checkpoints(tmp_path / "close.sqlite", {"a": 2.0, "b": 1.5 + LADDER_TOLERANCE / 2, "z": 9.0})
-    assert (
-        ladder_note(close, shipped) is None
-    )  # within the tolerance; an id the shipped run lacks is not compared
+    # within the tolerance; an id the shipped run lacks is not compared
+    assert ladder_note(close, shipped) is None
     other = checkpoints(tmp_path / "other.sqlite", {"a": 2.0, "b": 1.7, "c": 1.45})
     note = ladder_note(other, shipped)
     assert note.startswith("this ladder is not the shipped one (b: 1.700 nats, shipped 1.500; 2 of 3 checkpoints "

@@ -126,10 +126,11 @@ def test_recall_probe_asks_each_fact_as_pretraining_writes_it(world, tmp_path):
         return re.sub(r"\b[pcke]\d+\b", "#", line.strip())
 
     written = {shape(line) for chunk in range(3) for line in world.lines(0, chunk)}
-    for name, (prompts, answers) in probes().items():
+    checks = probes()
+    for name, (prompts, answers) in checks.items():
         assert {shape(f"{p} {a} .") for p, a in zip(prompts, answers, strict=True)} <= written, name
         assert len({len(p.split(" ")) for p in prompts}) == 1, name  # one batch, no padding
-    assert len(probes()["city"][0]) == len(world.test) and len(probes()["table"][0]) == world.config.n_cities
+    assert len(checks["city"][0]) == len(world.test) and len(checks["table"][0]) == world.config.n_cities
     table = build_toy_ladder(tmp_path, world="knowledge", sizes=["micro"])
     model = LlamaForCausalLM.from_pretrained(table["path"].iloc[-1]).eval()
-    assert 0.0 <= recall(model, *probes()["city"]) <= 1.0  # reads a built checkpoint
+    assert 0.0 <= recall(model, *checks["city"]) <= 1.0  # reads a built checkpoint
