@@ -99,9 +99,7 @@ def ladder_note(live: pd.DataFrame, shipped: Path) -> str | None:
     run-dependent points: docs/toy-world.md, "Cost"). Advisory, so an unreadable shipped store is skipped."""
     from emergence.store import Store
 
-    if not shipped.is_file():
-        return None
-    try:
+    try:  # a missing or unreadable shipped store raises here
         with Store(shipped, read_only=True) as store:
             ref = store.checkpoints().set_index("checkpoint_id")["pretraining_loss"]
     except EmergenceError:
