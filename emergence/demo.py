@@ -118,10 +118,8 @@ def ladder_note(live: pd.DataFrame, shipped: Path) -> str | None:
     )
 
 
-def run_live(
-    spec_path: Path | None = None, *, say: Callable[[str], None] = print, n_boot: int = 200
-) -> list[tuple[dict, dict]]:
-    """Sweep the demo spec, then fit, backtest and forecast every (task, metric); returns each forecast
+def run_live(spec, *, say: Callable[[str], None] = print, n_boot: int = 200) -> list[tuple[dict, dict]]:
+    """Sweep the demo spec (`live_spec`'s), then fit, backtest and forecast every (task, metric); returns each forecast
     document with the forecast made from the checkpoints still at chance few-shot
     (`emergence.forecast.run_before_emergence`)."""
     from emergence.forecast import (
@@ -138,7 +136,6 @@ def run_live(
     from emergence.progress import progress_bar
     from emergence.store import Store
 
-    spec = live_spec(spec_path)
     amounts = sorted({r.data_amount for r in spec.runs}) if spec.runs else spec.data_amounts
     say(f"sweep: {spec.ladder.name} x {', '.join(spec.tasks)} x data amounts {amounts}")
     with progress_bar("sweep", "job") as progress:

@@ -43,13 +43,14 @@ def demo(spec_path: Path | None, port: int, no_dashboard: bool, exit_after: bool
     from emergence import demo as live
 
     live.environment()
+    spec = live.live_spec(spec_path)  # a bad spec fails here, before anything starts
     dashboard = None
     if not no_dashboard:
         log = Path("runs/dashboard.log")
         dashboard, url = live.start_dashboard(live.free_port(port), log)
         click.echo(f"dashboard: {url}  (shipped results now; the live run lands as it goes; log {log})")
     try:
-        documents = live.run_live(spec_path, say=click.echo, n_boot=n_boot)
+        documents = live.run_live(spec, say=click.echo, n_boot=n_boot)
         click.echo("")
         documents.sort(key=lambda pair: pair[0]["metric"] == "prob_correct")  # headline metrics first
         for document, before in documents:  # the headline: what was forecast before emergence, and then

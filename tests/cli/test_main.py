@@ -67,3 +67,14 @@ def test_debug_is_the_groups_flag(tmp_path):
     loud = emergence("--debug", "spec", "check", str(path))
     assert "Traceback" not in quiet.stderr and quiet.stderr.startswith("error: ")
     assert "Traceback" in loud.stderr and "EmergenceError" in loud.stderr
+
+
+def test_demo_with_a_bad_spec_fails_before_starting_anything(tmp_path):
+    r = emergence("demo", "--spec", str(tmp_path / "nope.yaml"), cwd=tmp_path)
+    assert (
+        r.returncode == 2
+        and r.stderr.strip().splitlines()[-1] == f"error: no such spec file: {tmp_path / 'nope.yaml'}"
+    )
+    assert (
+        "dashboard" not in r.stdout and not (tmp_path / "runs").exists()
+    )  # no dashboard started, nothing made
